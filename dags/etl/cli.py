@@ -1,0 +1,205 @@
+"""The ``etl`` command: every subcommand calls the same functions the DAG tasks call."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from etl.config import PROJECT_ROOT, settings
+from etl.errors import BadInputError
+
+SAMPLE = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _cli_run_id(suffix: str = "") -> str:
+    return f"cli__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" + (f"__{suffix}" if suffix else "")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from etl.ops import init_schema
+
+    for script in init_schema():
+        print(f"applied {script}")
+    return 0
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from etl import db
+
+    if args.action == "start":
+        print(db.start_embedded())
+    elif args.action == "stop":
+        print("stopped" if db.stop_embedded() else "not running")
+    else:
+        db.ensure_warehouse()
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(settings().warehouse_conn_id)
+        print(f"{conn.conn_type}://{conn.login or ''}@{conn.host or ''}:{conn.port or ''}/{conn.schema or ''}")
+    return 0
+
+
+def cmd_retail_sample(args: argparse.Namespace) -> int:
+    from etl.retail.sample import write_sample
+
+    rows = write_sample(Path(args.out), args.start, args.days)
+    print(f"wrote {rows} rows to {args.out}")
+    return 0
+
+
+def cmd_retail_split(args: argparse.Namespace) -> int:
+    from etl.retail.landing import split_export
+
+    result = split_export(
+        Path(args.source), Path(args.landing), progress=lambda n: print(f"  read {n:,} rows", flush=True)
+    )
+    print(
+        f"split {result.rows:,} rows into {result.files} daily files "
+        f"({result.first_day} .. {result.last_day}) in {args.landing}"
+    )
+    return 0
+
+
+def cmd_retail_run(args: argparse.Namespace) -> int:
+    from etl.ops import init_schema
+    from etl.retail.gold import gold_for_day
+    from etl.retail.load import load_day
+
+    if args.to_date < args.from_date:
+        raise BadInputError(f"--to {args.to_date} is before --from {args.from_date}")
+    init_schema()
+    landing = Path(args.landing) if args.landing else None
+    days = (args.to_date - args.from_date).days + 1
+    started = time.monotonic()
+    for n in range(days):
+        day = args.from_date + dt.timedelta(days=n)
+        run_id = _cli_run_id(day.isoformat())
+        result = load_day(day, run_id=run_id, landing_dir=landing, threshold=args.reject_threshold)
+        gold = gold_for_day(day, run_id=run_id)
+        gold_note = f", gold {gold.month_key} {gold.action}" if gold else ""
+        print(
+            f"[{n + 1}/{days}] {day}: {result.rows_in:>6} rows, {result.accepted:>6} accepted, "
+            f"{result.rejected:>4} rejected{' (file unchanged)' if result.bronze_skipped else ''}{gold_note}",
+            flush=True,
+        )
+    print(f"processed {days} days in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def cmd_retail_gold(args: argparse.Namespace) -> int:
+    from etl.ops import init_schema
+    from etl.retail.gold import rebuild_gold
+
+    init_schema()
+    results = rebuild_gold(args.year, args.month, run_id=_cli_run_id("gold"), reset=args.reset, dry_run=args.dry_run)
+    for r in results:
+        print(f"{r.month_key}: {r.action:<13} {r.input_rows:>8,} input rows {r.rows_written:>7,} rows written")
+    if not results:
+        print("every month is up to date")
+    return 0
+
+
+def cmd_retail_summary(args: argparse.Namespace) -> int:
+    from etl.retail.report import format_summary, summary
+
+    data = summary()
+    print(json.dumps(data, default=str, indent=2) if args.json else format_summary(data))
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from etl.recovery import AirflowApi, recover
+
+    report = recover(args.dag_id, airflow=AirflowApi.from_connection(), dry_run=args.dry_run)
+    print(report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the structured JSON logs to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create the ops, bronze, silver and gold schemas (idempotent)").set_defaults(
+        func=cmd_init
+    )
+    wh = sub.add_parser("warehouse", help="the embedded default warehouse")
+    wh.add_argument("action", choices=["start", "stop", "uri"])
+    wh.set_defaults(func=cmd_warehouse)
+
+    retail = sub.add_parser("retail", help="the retail pipeline").add_subparsers(dest="retail_command", required=True)
+    p = retail.add_parser("sample", help="write the generated sample export")
+    p.add_argument("--out", default=str(SAMPLE))
+    p.add_argument("--start", type=_date, default=dt.date(2011, 1, 24))
+    p.add_argument("--days", type=int, default=14)
+    p.set_defaults(func=cmd_retail_sample)
+
+    p = retail.add_parser("split", help="cut a full export into daily landing files")
+    p.add_argument("--source", required=True, help="UCI Online Retail CSV (or .csv.gz)")
+    p.add_argument("--landing", required=True, help="landing directory")
+    p.set_defaults(func=cmd_retail_split)
+
+    p = retail.add_parser("run", help="run the daily steps in-process, day by day in order")
+    p.add_argument("--from", dest="from_date", type=_date, required=True)
+    p.add_argument("--to", dest="to_date", type=_date, required=True)
+    p.add_argument("--landing", help="landing directory (default: ETL_RETAIL_LANDING_DIR)")
+    p.add_argument("--reject-threshold", type=float, default=None, help="fail a day above this reject rate")
+    p.set_defaults(func=cmd_retail_run)
+
+    p = retail.add_parser("gold", help="publish gold months (no flags: every month not up to date)")
+    p.add_argument("--year", type=int)
+    p.add_argument("--month", type=int, choices=range(1, 13), metavar="1-12")
+    p.add_argument("--reset", action="store_true", help="forget the months' gold and rebuild it")
+    p.add_argument("--dry-run", action="store_true", help="show what would be processed")
+    p.set_defaults(func=cmd_retail_gold)
+
+    p = retail.add_parser("summary", help="rows per layer, gold per month, rejects")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_retail_summary)
+
+    p = sub.add_parser("recover", help="clear a DAG's failed run and re-queue the runs it blocks, in order")
+    p.add_argument("dag_id")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_recover)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    """Progress goes to stdout; the JSON records go to ops.pipeline_logs, and to stderr with -v."""
+    logger = logging.getLogger("etl")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except (BadInputError, ValueError) as exc:
+        print(f"etl: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        from etl.ops.logs import flush_logs
+
+        flush_logs()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

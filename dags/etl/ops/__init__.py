@@ -1,0 +1,15 @@
+"""The ops ledger: schema, structured logs, checkpoints, runs, rejected rows."""
+
+from __future__ import annotations
+
+from etl import db
+
+SCHEMA_SCRIPTS = ("ops/create_ops_schema", "retail/create_retail_schema")
+
+
+def init_schema() -> list[str]:
+    """Create every schema and table of the bundle if missing (idempotent, concurrent-safe)."""
+    with db.transaction(lock="etl:init_schema", application_name="etl init") as conn:
+        for script in SCHEMA_SCRIPTS:
+            db.run_script(conn, script)
+    return list(SCHEMA_SCRIPTS)

@@ -1,0 +1,176 @@
+"""Structured JSON logs: to the task log (or stderr) and, batched, to ops.pipeline_logs.
+
+Every record carries timestamp, level, message, pipeline_name, run_id, stage and
+metadata. Secrets are masked before a record leaves the process. If the log table is
+unreachable the work goes on, and says so once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import json
+import logging
+import re
+import sys
+import threading
+from typing import Any
+
+from etl.config import settings
+
+ROOT_LOGGER = "etl"
+MASK = "***"
+
+# Values that must never reach a log line or a table, whatever the key they travel under.
+_SECRET_PATTERNS = (
+    # user:password@ in URIs
+    (re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.IGNORECASE), r"\g<keep>" + MASK),
+    # password=..., token: ..., "api_key": "..."
+    (
+        re.compile(
+            r"(?P<keep>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|authorization)\b"
+            r"[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|token\s+|basic\s+)?)[^\s\"',;&}]+",
+            re.IGNORECASE,
+        ),
+        r"\g<keep>" + MASK,
+    ),
+    # webhook URLs carry their secret in the path
+    (re.compile(r"https://hooks\.slack\.com/\S+"), "https://hooks.slack.com/" + MASK),
+    (re.compile(r"https://[\w.-]*(?:webhook\.office\.com|logic\.azure\.com)\S*"), "https://" + MASK),
+    # GitHub and Slack tokens
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abprs]-[\w-]{10,})"), MASK),
+)
+_SECRET_KEYS = re.compile(r"password|passwd|secret|token|api[_-]?key|authorization|webhook", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Mask secrets in free text."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Mask secrets in nested metadata: by key name, and in every string."""
+    if isinstance(value, dict):
+        return {k: MASK if _SECRET_KEYS.search(str(k)) else redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+class PipelineLogger(logging.LoggerAdapter):
+    """A logger bound to one pipeline run and stage; each call emits one JSON document.
+
+    ``log.info("loaded %s rows", n, metadata={"file": name})``
+    """
+
+    def __init__(self, pipeline: str, run_id: str | None, stage: str | None = None) -> None:
+        super().__init__(logging.getLogger(f"{ROOT_LOGGER}.{pipeline}"), {})
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.stage = stage
+        _install_sink()
+
+    def bind(self, *, stage: str) -> PipelineLogger:
+        return PipelineLogger(self.pipeline, self.run_id, stage)
+
+    def log(self, level: int, msg: object, *args: object, metadata: dict | None = None, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        doc = {
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "level": logging.getLevelName(level),
+            "message": redact(text),
+            "pipeline_name": self.pipeline,
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "metadata": redact_value(metadata or {}),
+        }
+        kwargs.setdefault("stacklevel", 2)
+        kwargs["extra"] = {"etl_record": doc}
+        self.logger.log(level, json.dumps(doc, default=str), **kwargs)
+
+
+class PipelineLogSink(logging.Handler):
+    """Buffers structured records and writes them to ops.pipeline_logs in batches."""
+
+    def __init__(self, batch_size: int) -> None:
+        super().__init__(level=logging.INFO)
+        self.batch_size = batch_size
+        self.buffer: list[tuple] = []
+        self.disabled = False
+        self._lock_flush = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        doc = getattr(record, "etl_record", None)
+        if doc is None or self.disabled:
+            return
+        self.buffer.append(
+            (
+                doc["timestamp"],
+                doc["level"],
+                doc["message"],
+                record.name,
+                doc["pipeline_name"],
+                doc["run_id"],
+                doc["stage"],
+                record.module,
+                record.funcName,
+                record.lineno,
+                json.dumps(doc["metadata"], default=str),
+            )
+        )
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock_flush:
+            if not self.buffer or self.disabled:
+                return
+            batch, self.buffer = self.buffer, []
+            try:
+                self._write(batch)
+            except Exception as exc:  # the log table must never stop the work
+                self.disabled = True
+                print(
+                    f"etl: ops.pipeline_logs is unreachable ({redact(str(exc)).splitlines()[0]}); "
+                    "structured logs continue in the task log only",
+                    file=sys.stderr,
+                )
+
+    @staticmethod
+    def _write(batch: list[tuple]) -> None:
+        from etl import db
+
+        with db.connect(autocommit=True, application_name="etl logs") as conn:
+            with conn.cursor() as cur:
+                cur.executemany(db.load_sql("ops/insert_pipeline_logs"), batch)
+
+
+_sink: PipelineLogSink | None = None
+
+
+def _install_sink() -> None:
+    global _sink
+    if _sink is not None or not settings().log_to_db:
+        return
+    _sink = PipelineLogSink(settings().log_batch_size)
+    logger = logging.getLogger(ROOT_LOGGER)
+    logger.addHandler(_sink)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    atexit.register(flush_logs)
+
+
+def flush_logs() -> None:
+    """Write buffered records now (end of a task, a unit of work, a CLI command)."""
+    if _sink is not None:
+        _sink.flush()
+
+
+def log_sink_disabled() -> bool:
+    return _sink is not None and _sink.disabled

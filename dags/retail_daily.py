@@ -1,0 +1,83 @@
+"""
+### retail_daily: one calendar day of retail sales per run, strictly in order
+
+For day D (the run's data interval starts at D 02:00 UTC; the run starts at D+1 02:00 UTC):
+
+1. **wait_for_landing_file** waits for `retail_D.csv` in the landing directory without
+   holding a worker slot (reschedule mode); past the deadline it fails naming the file.
+2. **load_day**: bronze (COPY, day D replaced atomically, sha256 kept: the same file again is
+   a no-op) -> validation (rejects to `ops.rejected_rows`; above the reject threshold the run
+   fails and nothing of D is committed) -> `silver.fact_sales_daily` upserted for D. One
+   transaction, checkpoints inside it.
+3. **publish_gold**: when D closes its month, or D belongs to a month already published, the
+   month's gold tables and its `ops.processed_months` row are upserted in one transaction if
+   the month's silver fingerprint changed. Skipped otherwise (no Asset event).
+
+catchup=True, max_active_runs=1, depends_on_past: a failed day blocks every later day.
+Fix the cause, then `etl recover retail_daily` (clearing in the UI deadlocks: apache/airflow#29524).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, chain, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from etl.config import settings
+from etl.retail.assets import GOLD_ASSETS
+from etl.tasks import day_of, fail_fast_on_bad_input
+
+cfg = settings()
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    start_date=dt.datetime.combine(cfg.retail_start_date, dt.time(2), dt.UTC),
+    end_date=dt.datetime.combine(cfg.retail_end_date, dt.time(2), dt.UTC) if cfg.retail_end_date else None,
+    catchup=True,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["retail", "daily"],
+    default_args={
+        "owner": "data-platform",
+        "depends_on_past": True,
+        "retries": cfg.task_retries,
+        "retry_delay": dt.timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    },
+)
+def retail_daily() -> None:
+    @task.sensor(mode="reschedule", poke_interval=300, timeout=24 * 3600)
+    def wait_for_landing_file(data_interval_start=None, data_interval_end=None) -> PokeReturnValue:
+        from etl.retail.landing import landing_path
+
+        path = landing_path(cfg.retail_landing_dir, day_of(data_interval_start))
+        deadline = data_interval_end + dt.timedelta(hours=cfg.retail_file_wait_hours)
+        if not path.exists() and dt.datetime.now(dt.UTC) > deadline:
+            raise AirflowFailException(f"landing file {path} did not arrive by {deadline:%Y-%m-%d %H:%M} UTC")
+        return PokeReturnValue(is_done=path.exists(), xcom_value=str(path))
+
+    @task
+    @fail_fast_on_bad_input
+    def load_day(run_id=None, data_interval_start=None) -> dict:
+        from etl.ops import init_schema
+        from etl.retail.load import load_day
+
+        init_schema()
+        return load_day(day_of(data_interval_start), run_id=run_id).as_dict()
+
+    @task(outlets=GOLD_ASSETS)
+    def publish_gold(run_id=None, data_interval_start=None) -> dict:
+        from etl.retail.gold import gold_for_day
+
+        result = gold_for_day(day_of(data_interval_start), run_id=run_id)
+        if result is None or result.action != "computed":
+            raise AirflowSkipException(f"no gold change: {result.action if result else 'month still open'}")
+        return {"month": result.month_key, "rows_written": result.rows_written}
+
+    chain(wait_for_landing_file(), load_day(), publish_gold())
+
+
+retail_daily()

@@ -1,0 +1,97 @@
+-- The ops ledger shared by every pipeline. Idempotent: safe to run at every start.
+
+create schema if not exists ops;
+
+-- One row per month a pipeline has published, with the fingerprint of its input.
+create table if not exists ops.processed_months (
+    id bigint generated always as identity primary key,
+    pipeline_name text not null,
+    month_key text not null check (month_key ~ '^\d{4}-\d{2}$'),
+    year integer not null,
+    month integer not null check (month between 1 and 12),
+    status text not null check (status in ('in_progress', 'completed', 'failed')),
+    input_fingerprint text,
+    input_rows bigint,
+    rows_written bigint,
+    error text,
+    processed_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    unique (pipeline_name, month_key)
+);
+
+-- Start/end of every stage of every unit of work, written with the data it describes.
+create table if not exists ops.pipeline_checkpoint (
+    id bigint generated always as identity primary key,
+    pipeline_name text not null,
+    run_id text not null,
+    stage text not null,
+    checkpoint_key text not null,
+    checkpoint_value text,
+    status text not null check (status in ('pending', 'in_progress', 'completed', 'failed')),
+    start_time timestamptz not null default now(),
+    end_time timestamptz,
+    duration_ms bigint,
+    error text,
+    metadata jsonb not null default '{}',
+    unique (pipeline_name, run_id, stage, checkpoint_key)
+);
+
+create index if not exists pipeline_checkpoint_latest_idx
+on ops.pipeline_checkpoint (pipeline_name, stage, checkpoint_key, start_time desc);
+
+-- Structured logs, batched from every task and CLI command.
+create table if not exists ops.pipeline_logs (
+    id bigint generated always as identity primary key,
+    "timestamp" timestamptz not null,
+    level text not null,
+    message text not null,
+    logger text,
+    pipeline_name text,
+    run_id text,
+    stage text,
+    module text,
+    function text,
+    line integer,
+    metadata jsonb not null default '{}'
+);
+
+create index if not exists pipeline_logs_run_idx
+on ops.pipeline_logs (pipeline_name, run_id, "timestamp");
+
+-- One row per pipeline run (a DAG run, a CLI day, a file load).
+create table if not exists ops.pipeline_runs (
+    id bigint generated always as identity primary key,
+    pipeline_name text not null,
+    run_id text not null,
+    status text not null check (status in ('running', 'success', 'failed', 'skipped')),
+    started_at timestamptz not null default now(),
+    ended_at timestamptz,
+    duration_ms bigint,
+    records_in bigint not null default 0,
+    records_out bigint not null default 0,
+    records_rejected bigint not null default 0,
+    error_rate double precision generated always as (
+        case when records_in > 0 then records_rejected::double precision / records_in else 0 end
+    ) stored,
+    error text,
+    metadata jsonb not null default '{}',
+    unique (pipeline_name, run_id)
+);
+
+create index if not exists pipeline_runs_recent_idx on ops.pipeline_runs (pipeline_name, started_at desc);
+
+-- Input rows that could not be used, with where they came from and why.
+create table if not exists ops.rejected_rows (
+    id bigint generated always as identity primary key,
+    pipeline_name text not null,
+    source text not null,
+    line integer not null,
+    raw text not null,
+    reason text not null,
+    unit_key text not null,
+    run_id text,
+    rejected_at timestamptz not null default now(),
+    unique (pipeline_name, source, line)
+);
+
+create index if not exists rejected_rows_unit_idx on ops.rejected_rows (pipeline_name, unit_key);

@@ -1,0 +1,2 @@
+delete from bronze.retail_sales
+where business_date = %(day)s;

@@ -1,0 +1,5 @@
+select
+    status,
+    input_fingerprint
+from ops.processed_months
+where pipeline_name = 'retail' and month_key = %(month_key)s;

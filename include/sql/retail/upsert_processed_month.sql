@@ -1,0 +1,14 @@
+insert into ops.processed_months as p (
+    pipeline_name, month_key, year, month, status, input_fingerprint, input_rows, rows_written
+)
+values (
+    'retail', %(month_key)s, %(year)s, %(month)s, 'completed', %(fingerprint)s, %(input_rows)s, %(rows_written)s
+)
+on conflict (pipeline_name, month_key) do update
+    set
+        status = 'completed',
+        input_fingerprint = excluded.input_fingerprint,
+        input_rows = excluded.input_rows,
+        rows_written = excluded.rows_written,
+        error = null,
+        updated_at = now();
