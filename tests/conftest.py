@@ -100,3 +100,52 @@ def table_fingerprint(conn: psycopg.Connection, table: str) -> tuple[int, str, s
         f" md5(coalesce(string_agg(t.xmin::text, ',' order by t.xmin::text), '')) from {table} as t"
     ).fetchone()
     return row[0], row[1], row[2]
+
+
+# --- retail fixtures (unit tests) -------------------------------------------------------
+
+SAMPLE_CSV = Path(__file__).resolve().parents[1] / "include" / "sample" / "online_retail_sample.csv"
+
+
+@pytest.fixture
+def etl_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set ETL_* variables for one test: ``etl_env.setenv(...)`` then ``settings.cache_clear()``.
+
+    The settings cache is cleared again at teardown, after the variables are restored.
+    """
+    from etl.config import settings
+
+    yield monkeypatch
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
+@pytest.fixture
+def fast_retry(etl_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Retry waits of milliseconds, so tests exercise the policy without sleeping for it."""
+    from etl.config import settings
+
+    etl_env.setenv("ETL_RETRY_WAIT_MIN", "0.001")
+    etl_env.setenv("ETL_RETRY_WAIT_MAX", "0.01")
+    settings.cache_clear()
+    return etl_env
+
+
+@pytest.fixture
+def sample_landing(tmp_path: Path) -> Path:
+    """The shipped sample split into daily landing files (2011-01-24 .. 2011-02-06) in a tmp dir."""
+    from etl.retail.landing import split_export
+
+    landing = tmp_path / "landing"
+    split_export(SAMPLE_CSV, landing)
+    return landing
+
+
+@pytest.fixture(autouse=True)
+def _flush_etl_logs() -> Iterator[None]:
+    """Write a test's buffered structured logs while its database still exists."""
+    yield
+    import sys
+
+    if logs := sys.modules.get("etl.ops.logs"):
+        logs.flush_logs()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -22,6 +23,7 @@ from etl.config import settings
 from etl.errors import UnitBusyError
 
 log = logging.getLogger(__name__)
+logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
 
 
 def _connection_defined(conn_id: str) -> bool:
@@ -47,11 +49,15 @@ def start_embedded() -> str:
     pgserver ships PostgreSQL in a wheel; the server keeps running after this process
     exits (``cleanup_mode=None``) so that Airflow task processes share it.
     """
-    import pgserver
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
 
     data_dir = embedded_data_dir()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
     socket_dir = urllib.parse.parse_qs(urllib.parse.urlparse(server.get_uri()).query)["host"][0]
     return f"postgresql://postgres@{urllib.parse.quote(socket_dir, safe='')}/postgres"
 

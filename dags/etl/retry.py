@@ -72,7 +72,8 @@ def retrying(*, attempts: int | None = None, max_seconds: float | None = None) -
     return Retrying(
         retry=retry_if_exception(is_transient),
         wait=wait_random_exponential(multiplier=cfg.retry_wait_min, max=cfg.retry_wait_max),
-        stop=stop_after_attempt(attempts or cfg.retry_attempts) | stop_after_delay(max_seconds or cfg.retry_max_seconds),
+        stop=stop_after_attempt(attempts or cfg.retry_attempts)
+        | stop_after_delay(max_seconds or cfg.retry_max_seconds),
         before_sleep=_log_retry,
         reraise=True,
     )

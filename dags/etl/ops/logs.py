@@ -101,7 +101,7 @@ class PipelineLogSink(logging.Handler):
     def __init__(self, batch_size: int) -> None:
         super().__init__(level=logging.INFO)
         self.batch_size = batch_size
-        self.buffer: list[tuple] = []
+        self.buffer: list[dict] = []
         self.disabled = False
         self._lock_flush = threading.Lock()
 
@@ -110,19 +110,14 @@ class PipelineLogSink(logging.Handler):
         if doc is None or self.disabled:
             return
         self.buffer.append(
-            (
-                doc["timestamp"],
-                doc["level"],
-                doc["message"],
-                record.name,
-                doc["pipeline_name"],
-                doc["run_id"],
-                doc["stage"],
-                record.module,
-                record.funcName,
-                record.lineno,
-                json.dumps(doc["metadata"], default=str),
-            )
+            {
+                **doc,
+                "logger": record.name,
+                "module": record.module,
+                "function": record.funcName,
+                "line": record.lineno,
+                "metadata": json.dumps(doc["metadata"], default=str),
+            }
         )
         if len(self.buffer) >= self.batch_size:
             self.flush()
@@ -136,31 +131,29 @@ class PipelineLogSink(logging.Handler):
                 self._write(batch)
             except Exception as exc:  # the log table must never stop the work
                 self.disabled = True
-                print(
+                sys.stderr.write(
                     f"etl: ops.pipeline_logs is unreachable ({redact(str(exc)).splitlines()[0]}); "
-                    "structured logs continue in the task log only",
-                    file=sys.stderr,
+                    "structured logs continue in the task log only\n"
                 )
 
     @staticmethod
-    def _write(batch: list[tuple]) -> None:
+    def _write(batch: list[dict]) -> None:
         from etl import db
 
-        with db.connect(autocommit=True, application_name="etl logs") as conn:
-            with conn.cursor() as cur:
-                cur.executemany(db.load_sql("ops/insert_pipeline_logs"), batch)
+        with db.connect(autocommit=True, application_name="etl logs") as conn, conn.cursor() as cur:
+            cur.executemany(db.load_sql("ops/insert_pipeline_logs"), batch)
 
 
-_sink: PipelineLogSink | None = None
+_sinks: list[PipelineLogSink] = []  # at most one per process
 
 
 def _install_sink() -> None:
-    global _sink
-    if _sink is not None or not settings().log_to_db:
+    if _sinks or not settings().log_to_db:
         return
-    _sink = PipelineLogSink(settings().log_batch_size)
+    sink = PipelineLogSink(settings().log_batch_size)
+    _sinks.append(sink)
     logger = logging.getLogger(ROOT_LOGGER)
-    logger.addHandler(_sink)
+    logger.addHandler(sink)
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     atexit.register(flush_logs)
@@ -168,9 +161,9 @@ def _install_sink() -> None:
 
 def flush_logs() -> None:
     """Write buffered records now (end of a task, a unit of work, a CLI command)."""
-    if _sink is not None:
-        _sink.flush()
+    for sink in _sinks:
+        sink.flush()
 
 
 def log_sink_disabled() -> bool:
-    return _sink is not None and _sink.disabled
+    return any(sink.disabled for sink in _sinks)

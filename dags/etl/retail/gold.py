@@ -18,7 +18,11 @@ from etl.ops.units import unit_of_work
 from etl.retail import PIPELINE
 from etl.retry import call_with_retry
 
-GOLD_STEPS = ("retail/upsert_gold_sales_monthly", "retail/upsert_gold_product_performance", "retail/upsert_gold_country_sales")
+GOLD_STEPS = (
+    "retail/upsert_gold_sales_monthly",
+    "retail/upsert_gold_product_performance",
+    "retail/upsert_gold_country_sales",
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,13 @@ class MonthResult:
 def _bounds(year: int, month: int) -> dict:
     start = dt.date(year, month, 1)
     end = dt.date(year + month // 12, month % 12 + 1, 1)
-    return {"month_key": f"{year:04d}-{month:02d}", "year": year, "month": month, "month_start": start, "month_end": end}
+    return {
+        "month_key": f"{year:04d}-{month:02d}",
+        "year": year,
+        "month": month,
+        "month_start": start,
+        "month_end": end,
+    }
 
 
 def publish_month(year: int, month: int, *, run_id: str, reset: bool = False, dry_run: bool = False) -> MonthResult:
@@ -91,7 +101,9 @@ def _mark_failed(params: dict, exc: BaseException) -> None:
         pass  # the original error matters more than the ledger row
 
 
-def months_to_publish(year: int | None = None, month: int | None = None, *, reset: bool = False) -> list[tuple[int, int]]:
+def months_to_publish(
+    year: int | None = None, month: int | None = None, *, reset: bool = False
+) -> list[tuple[int, int]]:
     """The months a rebuild covers: the one asked for, a year's, or every month not current."""
     if month is not None and year is None:
         raise ValueError("--month needs --year")

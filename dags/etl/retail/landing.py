@@ -99,9 +99,7 @@ def split_export(
             raise BadInputError(f"{source}: line 1: header is {','.join(header)!r}, expected {','.join(HEADER)!r}")
         for row in reader:
             if len(row) != len(HEADER):
-                raise BadInputError(
-                    f"{source}: line {reader.line_num}: {len(row)} fields, expected {len(HEADER)}"
-                )
+                raise BadInputError(f"{source}: line {reader.line_num}: {len(row)} fields, expected {len(HEADER)}")
             try:
                 day = _row_day(row[4])
             except ValueError:

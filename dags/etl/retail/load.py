@@ -110,7 +110,9 @@ def _describe_copy_error(path: Path, exc: psycopg.Error) -> str:
     return f"{path}: line {line.group(1) if line else '?'}: {message}"
 
 
-def load_day(day: dt.date, *, run_id: str, landing_dir: Path | None = None, threshold: float | None = None) -> DayResult:
+def load_day(
+    day: dt.date, *, run_id: str, landing_dir: Path | None = None, threshold: float | None = None
+) -> DayResult:
     """Bronze, validation and silver for one day, retried as a whole on transient errors."""
     cfg = settings()
     landing_dir = Path(landing_dir or cfg.retail_landing_dir)
@@ -192,8 +194,10 @@ def _record_failed_rejects(day: dt.date, source: str, rejects: list[tuple[int, s
     with db.transaction(application_name="etl retail rejects") as conn, conn.cursor() as cur:
         cur.executemany(
             db.load_sql("retail/upsert_failed_reject"),
-            [{"source": source, "line": line, "raw": raw, "reason": reason, "day": day.isoformat(), "run_id": run_id}
-             for line, raw, reason in rejects],
+            [
+                {"source": source, "line": line, "raw": raw, "reason": reason, "day": day.isoformat(), "run_id": run_id}
+                for line, raw, reason in rejects
+            ],
         )
 
 

@@ -16,7 +16,10 @@ def summary() -> dict:
 
 def format_summary(data: dict) -> str:
     lines = ["Days processed (in the order they were committed):"]
-    lines += [f"  {day}  {rows:>6} rows  {rejected:>4} rejected  committed {at:%H:%M:%S}" for day, rows, rejected, at in data["days"]]
+    lines += [
+        f"  {day}  {rows:>6} rows  {rejected:>4} rejected  committed {at:%H:%M:%S}"
+        for day, rows, rejected, at in data["days"]
+    ]
     lines.append("Rows per layer:")
     lines += [f"  {table:<34} {count:>9,}" for table, count in data["layers"].items()]
     lines.append("Gold per month:")

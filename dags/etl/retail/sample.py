@@ -36,7 +36,7 @@ COUNTRIES = ["United Kingdom"] * 8 + ["Germany", "France", "EIRE", "Spain", "Net
 
 def generate(start: dt.date, days: int, *, seed: int = 7) -> list[list[str]]:
     """Rows for ``days`` days from ``start``; Saturdays have no sales, as in the real shop."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not security
     rows: list[list[str]] = []
     invoice = 540_000
     for offset in range(days):
@@ -50,16 +50,33 @@ def generate(start: dt.date, days: int, *, seed: int = 7) -> list[list[str]]:
             at = dt.datetime.combine(day, dt.time(rng.randint(8, 19), rng.randint(0, 59)))
             for code, description, price in rng.sample(PRODUCTS, rng.randint(2, 8)):
                 quantity = rng.choice([1, 2, 3, 4, 6, 12, 24])
-                rows.append([str(invoice), code, description, str(quantity), f"{at:%Y-%m-%d %H:%M:%S}", price, customer, country])
+                rows.append(
+                    [
+                        str(invoice),
+                        code,
+                        description,
+                        str(quantity),
+                        f"{at:%Y-%m-%d %H:%M:%S}",
+                        price,
+                        customer,
+                        country,
+                    ]
+                )
             if rng.random() < 0.3:  # postage, a non-product line
-                rows.append([str(invoice), "POST", "POSTAGE", "1", f"{at:%Y-%m-%d %H:%M:%S}", "18.00", customer, country])
+                rows.append(
+                    [str(invoice), "POST", "POSTAGE", "1", f"{at:%Y-%m-%d %H:%M:%S}", "18.00", customer, country]
+                )
         # a cancellation (a return) of an earlier line, a stock write-off, a line without description
         code, description, price = rng.choice(PRODUCTS)
         at = f"{day:%Y-%m-%d} 17:05:00"
-        rows.append([f"C{invoice + 1}", code, description, "-2", at, price, str(rng.randint(12_346, 18_287)), "United Kingdom"])
+        rows.append(
+            [f"C{invoice + 1}", code, description, "-2", at, price, str(rng.randint(12_346, 18_287)), "United Kingdom"]
+        )
         rows.append([str(invoice + 2), "21275", "", "-12", at, "0", "", "United Kingdom"])
         invoice += 2
-    rows.append([f"A{invoice + 1}", "B", "Adjust bad debt", "1", f"{start:%Y-%m-%d} 14:51:00", "-1062.06", "", "United Kingdom"])
+    rows.append(
+        [f"A{invoice + 1}", "B", "Adjust bad debt", "1", f"{start:%Y-%m-%d} 14:51:00", "-1062.06", "", "United Kingdom"]
+    )
     rows.sort(key=lambda r: r[4])
     return rows
 

@@ -42,7 +42,7 @@ on ops.pipeline_checkpoint (pipeline_name, stage, checkpoint_key, start_time des
 -- Structured logs, batched from every task and CLI command.
 create table if not exists ops.pipeline_logs (
     id bigint generated always as identity primary key,
-    "timestamp" timestamptz not null,
+    timestamp timestamptz not null,
     level text not null,
     message text not null,
     logger text,
@@ -56,7 +56,7 @@ create table if not exists ops.pipeline_logs (
 );
 
 create index if not exists pipeline_logs_run_idx
-on ops.pipeline_logs (pipeline_name, run_id, "timestamp");
+on ops.pipeline_logs (pipeline_name, run_id, timestamp);
 
 -- One row per pipeline run (a DAG run, a CLI day, a file load).
 create table if not exists ops.pipeline_runs (

@@ -16,4 +16,5 @@ where
     and locks.classid = ((lock_key.k >> 32) & 4294967295)::oid
     and locks.objid = (lock_key.k & 4294967295)::oid
     and locks.objsubid = 1
+order by activity.xact_start
 limit 1;

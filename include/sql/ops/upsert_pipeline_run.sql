@@ -13,11 +13,15 @@ values (
 on conflict (pipeline_name, run_id) do update
     set
         status = excluded.status,
-        started_at = case when runs.status <> 'running' and excluded.status = 'running' then clock_timestamp()
-            else runs.started_at end,
+        started_at = case
+            when runs.status <> 'running' and excluded.status = 'running' then clock_timestamp()
+            else runs.started_at
+        end,
         ended_at = excluded.ended_at,
-        duration_ms = case when excluded.status <> 'running'
-            then (extract(epoch from clock_timestamp() - runs.started_at) * 1000)::bigint end,
+        duration_ms = case
+            when excluded.status <> 'running'
+                then (extract(epoch from clock_timestamp() - runs.started_at) * 1000)::bigint
+        end,
         records_in = coalesce(%(records_in)s, runs.records_in),
         records_out = coalesce(%(records_out)s, runs.records_out),
         records_rejected = coalesce(%(records_rejected)s, runs.records_rejected),

@@ -42,7 +42,8 @@ checked as (
                 then 'UnitPrice is not a number: ' || quote_literal(numbered.unit_price_t)
             when numbered.ts is null
                 then 'InvoiceDate is not YYYY-MM-DD HH:MM[:SS]: ' || coalesce(quote_literal(numbered.invoice_date), 'empty')
-            when numbered.ts[1]::integer = 0
+            when
+                numbered.ts[1]::integer = 0
                 or numbered.ts[2]::integer not between 1 and 12
                 or numbered.ts[3]::integer not between 1 and extract(
                     day from make_date(greatest(numbered.ts[1]::integer, 1), 1, 1)
@@ -50,8 +51,9 @@ checked as (
                 )
                 then 'InvoiceDate is not a calendar date: ' || quote_literal(numbered.invoice_date)
             when make_date(numbered.ts[1]::integer, numbered.ts[2]::integer, numbered.ts[3]::integer) <> %(day)s
-                then 'row dated ' || numbered.ts[1] || '-' || numbered.ts[2] || '-' || numbered.ts[3]
-                || ' in the file for ' || %(day)s::text
+                then
+                    'row dated ' || numbered.ts[1] || '-' || numbered.ts[2] || '-' || numbered.ts[3]
+                    || ' in the file for ' || %(day)s::text
             when numbered.customer_id_t is not null and numbered.customer_id_t !~ '^\d{1,12}(\.0+)?$'
                 then 'CustomerID is not a number: ' || quote_literal(numbered.customer_id_t)
             when numbered.country_t is null then 'missing Country'
@@ -73,7 +75,8 @@ select
     nullif(trim(checked.description), '') as description,
     case when checked.reject_reason is null then checked.quantity_t::integer end as quantity,
     case when checked.reject_reason is null then checked.unit_price_t::numeric(12, 3) end as unit_price,
-    case when checked.reject_reason is null
+    case
+        when checked.reject_reason is null
             then make_timestamp(
                 checked.ts[1]::integer, checked.ts[2]::integer, checked.ts[3]::integer,
                 checked.ts[4]::integer, checked.ts[5]::integer, coalesce(checked.ts[6], '0')::integer

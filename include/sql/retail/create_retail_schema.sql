@@ -6,7 +6,7 @@ create schema if not exists silver;
 create schema if not exists gold;
 
 -- A CSV rendering of a row, for rejected_rows.raw (quotes only where needed).
-create or replace function ops.csv_line(variadic fields text []) returns text
+create or replace function ops.csv_line(variadic fields text[]) returns text
 language sql immutable parallel safe as $$
     select string_agg(
         case when f ~ '[,"\n\r]' then '"' || replace(f, '"', '""') || '"' else coalesce(f, '') end,

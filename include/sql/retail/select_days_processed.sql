@@ -6,7 +6,7 @@ with latest as (
         (metadata ->> 'accepted')::bigint as accepted
     from ops.pipeline_checkpoint
     where pipeline_name = 'retail' and stage = 'silver' and status = 'completed'
-    order by checkpoint_key, end_time desc
+    order by checkpoint_key asc, end_time desc
 )
 
 select

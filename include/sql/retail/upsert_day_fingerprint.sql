@@ -2,7 +2,7 @@
 with day_rows as (
     select
         count(*) as row_count,
-        coalesce(sum(amount), 0) as net_amount,
+        coalesce(sum(s.amount), 0) as net_amount,
         md5(coalesce(string_agg(s::text, '|' order by s.source_line), '')) as fingerprint
     from silver.fact_sales_daily as s
     where s.sales_date = %(day)s

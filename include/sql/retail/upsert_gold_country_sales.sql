@@ -28,7 +28,10 @@ removed as (
     delete from gold.fact_country_sales as g
     where
         g.month_key = %(month_key)s
-        and not exists (select 1 from shares as s where s.country = g.country)
+        and not exists (
+            select 1 from shares as s
+            where s.country = g.country
+        )
     returning 1
 ),
 

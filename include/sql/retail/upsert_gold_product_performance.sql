@@ -25,7 +25,7 @@ products as (
 ranked as (
     select
         products.*,
-        rank() over (order by products.net_amount desc, products.stock_code)::integer as net_rank
+        rank() over (order by products.net_amount desc, products.stock_code asc)::integer as net_rank
     from products
 ),
 
@@ -33,7 +33,10 @@ removed as (
     delete from gold.fact_product_performance as g
     where
         g.month_key = %(month_key)s
-        and not exists (select 1 from ranked as r where r.stock_code = g.stock_code)
+        and not exists (
+            select 1 from ranked as r
+            where r.stock_code = g.stock_code
+        )
     returning 1
 ),
 

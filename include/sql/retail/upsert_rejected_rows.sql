@@ -24,13 +24,13 @@ removed as (
 written as (
     insert into ops.rejected_rows as r (pipeline_name, source, line, raw, reason, unit_key, run_id)
     select
-        'retail',
+        'retail' as pipeline_name,
         c.source,
         c.line,
         c.raw,
         c.reject_reason,
-        %(day)s::text,
-        %(run_id)s
+        %(day)s::text as unit_key,
+        %(run_id)s::text as run_id
     from current_rejects as c
     on conflict (pipeline_name, source, line) do update
         set

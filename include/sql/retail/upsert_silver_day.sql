@@ -25,7 +25,10 @@ removed as (
     delete from silver.fact_sales_daily as s
     where
         s.sales_date = %(day)s
-        and not exists (select 1 from accepted as a where a.source_line = s.source_line)
+        and not exists (
+            select 1 from accepted as a
+            where a.source_line = s.source_line
+        )
     returning 1
 ),
 
@@ -35,8 +38,19 @@ written as (
         amount, invoiced_at, customer_id, country, is_return, is_product
     )
     select
-        sales_date, source_line, invoice_no, stock_code, description, quantity, unit_price,
-        amount, invoiced_at, customer_id, country, is_return, is_product
+        sales_date,
+        source_line,
+        invoice_no,
+        stock_code,
+        description,
+        quantity,
+        unit_price,
+        amount,
+        invoiced_at,
+        customer_id,
+        country,
+        is_return,
+        is_product
     from accepted
     on conflict (sales_date, source_line) do update
         set
