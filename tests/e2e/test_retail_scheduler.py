@@ -1,0 +1,128 @@
+"""retail_daily through a real Airflow scheduler: strict order, a failed day, `etl recover`.
+
+Six days across the January/February month end. Day 2011-01-30 arrives corrupt: it fails,
+and no later day may be processed until it is fixed and `recover` runs; then every day
+runs in order and gold equals a clean in-process run's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from etl.airflow_local import LocalAirflow
+from etl.recovery import recover
+from etl.retail.gold import gold_for_day
+from etl.retail.landing import landing_path, split_export
+from etl.retail.load import load_day
+from conftest import _to_airflow_uri, table_fingerprint
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "include" / "sample" / "online_retail_sample.csv"
+FIRST, LAST = dt.date(2011, 1, 28), dt.date(2011, 2, 2)
+BAD_DAY = dt.date(2011, 1, 30)
+GOLD = ("gold.fact_sales_monthly", "gold.fact_product_performance", "gold.fact_country_sales")
+
+
+def _days() -> list[dt.date]:
+    return [FIRST + dt.timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
+
+
+def _committed_days(conn: psycopg.Connection) -> list[str]:
+    """Days whose silver stage committed, in commit order."""
+    rows = conn.execute(
+        "select checkpoint_key from ops.pipeline_checkpoint"
+        " where pipeline_name = 'retail' and stage = 'silver' and status = 'completed' order by end_time"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _run_day(run) -> dt.date:
+    return run.logical_date.date()
+
+
+def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema, conn):
+    landing = tmp_path / "landing"
+    split_export(SAMPLE, landing)
+    good = landing_path(landing, BAD_DAY).read_bytes()
+    corrupt = good.replace(b"United Kingdom", b"United K\xffngdom", 1)
+    assert corrupt != good
+    landing_path(landing, BAD_DAY).write_bytes(corrupt)
+
+    env = {
+        "AIRFLOW_CONN_WAREHOUSE": os.environ["AIRFLOW_CONN_WAREHOUSE"],
+        "ETL_RETAIL_LANDING_DIR": str(landing),
+        "ETL_RETAIL_START_DATE": FIRST.isoformat(),
+        "ETL_RETAIL_END_DATE": LAST.isoformat(),
+        "ETL_HOME": str(tmp_path / "etl-home"),
+    }
+    with LocalAirflow(tmp_path / "airflow", ROOT / "dags", env=env) as af:
+        af.wait_parsed("retail_daily", timeout=120)
+        af.unpause("retail_daily")
+
+        def bad_day_failed_and_next_blocked():
+            runs = {_run_day(r): r for r in af.runs("retail_daily")}
+            bad, nxt = runs.get(BAD_DAY), runs.get(BAD_DAY + dt.timedelta(days=1))
+            if bad is None or bad.state != "failed" or nxt is None:
+                return False
+            # the next day's load_day waits on the failed one (depends_on_past)
+            return af.task_states("retail_daily", nxt.run_id).get("wait_for_landing_file") == "success"
+
+        af.wait_until(bad_day_failed_and_next_blocked, timeout=240, poll=1, what="day 2011-01-30 failed, 01-31 waiting")
+        time.sleep(8)  # give the scheduler every chance to (wrongly) run a later day
+        assert _committed_days(conn) == ["2011-01-28", "2011-01-29"]
+        bad_run = next(r for r in af.runs("retail_daily") if _run_day(r) == BAD_DAY)
+        log_text = "".join(p.read_text(errors="replace") for p in (tmp_path / "airflow" / "logs").rglob("*.log"))
+        assert f"{landing_path(landing, BAD_DAY)}: line" in log_text
+        assert "not UTF-8" in log_text
+        assert af.task_states("retail_daily", bad_run.run_id)["load_day"] == "failed"
+        failed = conn.execute(
+            "select status, error from ops.pipeline_runs where run_id = %s", (bad_run.run_id,)
+        ).fetchone()
+        assert failed[0] == "failed" and "not UTF-8" in failed[1]
+
+        landing_path(landing, BAD_DAY).write_bytes(good)  # the corrected delivery
+        report = recover("retail_daily", airflow=af.api)
+        assert report.changed
+
+        af.wait_until(
+            lambda: len(af.runs("retail_daily")) == len(_days())
+            and all(r.state == "success" for r in af.runs("retail_daily")),
+            timeout=240,
+            poll=1,
+            what="every day succeeded",
+        )
+
+    assert _committed_days(conn) == [d.isoformat() for d in _days()]
+    scheduled_gold = {t: table_fingerprint(conn, t)[:2] for t in GOLD}
+    assert scheduled_gold["gold.fact_sales_monthly"][0] == 1  # January closed, February open
+
+    # a clean in-process run of the same days into a database of its own
+    name = f"etl_test_clean_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    previous = os.environ["AIRFLOW_CONN_WAREHOUSE"]
+    os.environ["AIRFLOW_CONN_WAREHOUSE"] = _to_airflow_uri(pg_server, name)
+    try:
+        from etl import db
+        from etl.ops import init_schema
+
+        init_schema()
+        for day in _days():
+            load_day(day, run_id=f"clean__{day}", landing_dir=landing)
+            gold_for_day(day, run_id=f"clean__{day}")
+        with db.connect(autocommit=True) as clean:
+            clean_gold = {t: table_fingerprint(clean, t)[:2] for t in GOLD}
+    finally:
+        os.environ["AIRFLOW_CONN_WAREHOUSE"] = previous
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+    assert scheduled_gold == clean_gold
