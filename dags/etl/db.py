@@ -43,16 +43,22 @@ def embedded_data_dir() -> Path:
     return settings().home / "pgdata"
 
 
+def _pgserver():  # noqa: ANN202 - the module
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+        import pgserver._commands
+
+    return pgserver
+
+
 def start_embedded() -> str:
     """Start (or reuse) the embedded PostgreSQL and return its Airflow connection URI.
 
     pgserver ships PostgreSQL in a wheel; the server keeps running after this process
     exits (``cleanup_mode=None``) so that Airflow task processes share it.
     """
-    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver
-
+    pgserver = _pgserver()
     data_dir = embedded_data_dir()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -64,8 +70,7 @@ def start_embedded() -> str:
 
 def stop_embedded() -> bool:
     """Stop the embedded PostgreSQL if it runs; True if it was stopped."""
-    from pgserver._commands import pg_ctl
-
+    pg_ctl = _pgserver()._commands.pg_ctl
     data_dir = embedded_data_dir()
     if not (data_dir / "postmaster.pid").exists():
         return False
