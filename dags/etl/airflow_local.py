@@ -12,6 +12,7 @@ talks to it over the REST API (no AIRFLOW_HOME needed here)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -105,13 +106,13 @@ class LocalAirflow:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__PARALLELISM": "4",  # 4 worker processes, not 32, on a small machine
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
                 # api-server on a private port; tasks reach the Execution API there
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__API__WORKERS": "1",
-                "AIRFLOW__API__BASE_URL": self.base_url,
+                "AIRFLOW__API__BASE_URL": self.base_url,  # links in task logs and the UI
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 # no login: every request is an admin
                 "AIRFLOW__CORE__AUTH_MANAGER": (
@@ -129,7 +130,6 @@ class LocalAirflow:
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-                "AIRFLOW__CORE__KILLED_TASK_CLEANUP_TIME": "5",
                 # the task supervisor notices its task exited after at most this many
                 # seconds (default 5: every task would hold an executor slot 5 s longer)
                 "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
@@ -145,14 +145,13 @@ class LocalAirflow:
         proc = subprocess.run(
             [str(AIRFLOW_BIN), *args],
             env=self.environ(),
+            check=False,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            )
+            raise RuntimeError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
     # -- lifecycle -------------------------------------------------------------------
@@ -235,15 +234,11 @@ class LocalAirflow:
         _, alive = psutil.wait_procs(procs, timeout=timeout)
         if alive:
             log.warning("killing %d Airflow process(es) still alive after %s s", len(alive), timeout)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             for p in alive:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     p.kill()
-                except psutil.NoSuchProcess:
-                    pass
             psutil.wait_procs(alive, timeout=5)
         for proc in self._procs.values():
             proc.wait(timeout=5)  # reap our direct children

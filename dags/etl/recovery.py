@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 CONN_ID = "airflow_api"
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 PAGE_SIZE = 100  # the API's maximum_page_limit default
+
+
+class AirflowApiError(RuntimeError):
+    """An HTTP error answer of the Airflow REST API."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class AirflowApi:
@@ -86,13 +95,9 @@ class AirflowApi:
     # -- plumbing -------------------------------------------------------------------
 
     def _fetch_token(self) -> str:
-        resp = self._http.post(
-            "/auth/token", json={"username": self.username, "password": self._password}
-        )
+        resp = self._http.post("/auth/token", json={"username": self.username, "password": self._password})
         if resp.status_code >= 400:
-            raise RuntimeError(
-                f"Airflow login as {self.username!r} at {self.base_url} failed: HTTP {resp.status_code}"
-            )
+            raise RuntimeError(f"Airflow login as {self.username!r} at {self.base_url} failed: HTTP {resp.status_code}")
         return resp.json()["access_token"]
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -104,12 +109,12 @@ class AirflowApi:
                     self._token = self._fetch_token()
                 headers["Authorization"] = f"Bearer {self._token}"
             resp = self._http.request(method, f"/api/v2{path}", headers=headers, **kwargs)
-            if resp.status_code == 401 and self.username and attempt == 1:
-                self._token = None  # expired: log in again once
+            if resp.status_code in (401, 403) and self.username and attempt == 1:
+                self._token = None  # expired or invalid token: log in again once
                 continue
             break
         if resp.status_code >= 400:
-            raise RuntimeError(f"{method} {path} -> HTTP {resp.status_code}: {resp.text[:2000]}")
+            raise AirflowApiError(f"{method} {path} -> HTTP {resp.status_code}: {resp.text[:2000]}", resp.status_code)
         return resp.json() if resp.content else None
 
     def _get_all(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[dict]:
@@ -132,8 +137,8 @@ class AirflowApi:
         """The DAG, or None if the dag-processor has not stored it (yet)."""
         try:
             return self.request("GET", f"/dags/{dag_id}")
-        except RuntimeError as exc:
-            if "HTTP 404" in str(exc):
+        except AirflowApiError as exc:
+            if exc.status_code == 404:
                 return None
             raise
 
@@ -147,17 +152,13 @@ class AirflowApi:
 
     def dag_runs(self, dag_id: str) -> list[dict]:
         """Every run of a DAG, oldest first (ordered by run_after)."""
-        return self._get_all(
-            f"/dags/{dag_id}/dagRuns", "dag_runs", {"order_by": ["run_after", "id"]}
-        )
+        return self._get_all(f"/dags/{dag_id}/dagRuns", "dag_runs", {"order_by": ["run_after", "id"]})
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         """Task instances of one run."""
         return self._get_all(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
 
-    def clear_run(
-        self, dag_id: str, run_id: str, *, only_failed: bool = True, dry_run: bool = False
-    ) -> dict:
+    def clear_run(self, dag_id: str, run_id: str, *, only_failed: bool = True, dry_run: bool = False) -> dict:
         """Clear a run's (failed) task instances; a finished run goes back to queued."""
         return self.request(
             "POST",
@@ -188,7 +189,8 @@ class RecoveryReport:
 
     def __str__(self) -> str:
         verb = "would" if self.dry_run else "did"
-        lines = [f"Recovery of {self.dag_id} ({'dry run' if self.dry_run else 'applied'})"]
+        mode = "dry run" if self.dry_run else "applied" if self.changed else "nothing to do"
+        lines = [f"Recovery of {self.dag_id} ({mode})"]
         lines.append(f"  earliest failed/stuck run: {self.failed_run or '-'}")
         lines.append(f"  {verb} clear {len(self.cleared)} task instance(s):")
         lines += [f"    {item}" for item in self.cleared]
@@ -196,6 +198,10 @@ class RecoveryReport:
         lines += [f"    {run_id}" for run_id in self.requeued]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def _run_after(run: dict) -> datetime:
+    return datetime.fromisoformat(run["run_after"])
 
 
 def _ti_label(ti: dict) -> str:
@@ -240,15 +246,22 @@ def recover(dag_id: str, *, airflow: AirflowApi | None = None, dry_run: bool = F
     # 1. Clear the failed day first: while a later run still holds the slot the
     #    scheduler cannot start it, so it never overtakes that later run.
     if anchor["state"] == "failed":
-        preview = api.clear_run(dag_id, anchor["dag_run_id"], only_failed=True, dry_run=True)
-        report.cleared = [_ti_label(ti) for ti in preview.get("task_instances", [])]
-        if not report.cleared:
-            report.notes.append("the failed run has no failed task instance; it is cleared anyway")
+        run_id = anchor["dag_run_id"]
+        only_failed = True
+        preview = api.clear_run(dag_id, run_id, only_failed=True, dry_run=True)["task_instances"]
+        if not preview:  # e.g. marked failed by hand or by dagrun_timeout
+            only_failed = False
+            preview = api.clear_run(dag_id, run_id, only_failed=False, dry_run=True)["task_instances"]
+            report.notes.append("the failed run has no failed task instance: clearing all its tasks")
+        report.cleared = [_ti_label(ti) for ti in preview]
         if not dry_run:
-            log.info("%s: clearing failed run %s", dag_id, anchor["dag_run_id"])
-            api.clear_run(dag_id, anchor["dag_run_id"], only_failed=True)
+            log.info("%s: clearing failed run %s", dag_id, run_id)
+            api.clear_run(dag_id, run_id, only_failed=only_failed)
 
     # 2. Give the slot back: later running runs (waiting on depends_on_past) -> queued.
+    #    List again after the clear: the scheduler may have started a later run meanwhile.
+    if not dry_run:
+        later = [r for r in api.dag_runs(dag_id) if _run_after(r) > _run_after(anchor)]
     for run in later:
         if run["state"] == "running":
             report.requeued.append(run["dag_run_id"])
