@@ -95,7 +95,9 @@ def follow(airflow, days: int, timeout: float) -> bool:
                 gold = "gold published" if tasks.get("publish_gold") == "success" else "month open"
                 print(f"    [{len(seen):>2}/{days}] {run.logical_date:%Y-%m-%d} {run.state:<7} {took:5.1f} s  {gold}")
                 if run.state == "failed":
-                    print(f"    see the task log under {airflow.log_dir}; fix the cause, then `etl recover retail_daily`")
+                    print(
+                        f"    see the task log under {airflow.log_dir}; fix the cause, then `etl recover retail_daily`"
+                    )
                     return False
         if len(seen) >= days and all(r.state == "success" for r in runs):
             return True

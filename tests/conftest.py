@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+
+# Airflow reads AIRFLOW_HOME at import: keep DagBag and friends out of ~/airflow
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="etl-tests-airflow-"))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_RETAIL = SHARED / "data" / "online_retail" / "online_retail.csv.gz"

@@ -43,7 +43,7 @@ def embedded_data_dir() -> Path:
     return settings().home / "pgdata"
 
 
-def _pgserver():  # noqa: ANN202 - the module
+def _pgserver():
     with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import pgserver

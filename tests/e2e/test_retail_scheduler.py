@@ -1,8 +1,8 @@
-"""retail_daily through a real Airflow scheduler: strict order, a failed day, `etl recover`.
+"""retail_daily through a real Airflow scheduler: strict order, a failed day, `etl recover`, backfill.
 
 Six days across the January/February month end. Day 2011-01-30 arrives corrupt: it fails,
 and no later day may be processed until it is fixed and `recover` runs; then every day
-runs in order and gold equals a clean in-process run's.
+runs in order; a backfill re-runs them all writing nothing; gold equals a clean in-process run's.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import _to_airflow_uri, table_fingerprint
 
 from etl.airflow_local import LocalAirflow
 from etl.recovery import recover
 from etl.retail.gold import gold_for_day
 from etl.retail.landing import landing_path, split_export
 from etl.retail.load import load_day
-from conftest import _to_airflow_uri, table_fingerprint
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,14 @@ SAMPLE = ROOT / "include" / "sample" / "online_retail_sample.csv"
 FIRST, LAST = dt.date(2011, 1, 28), dt.date(2011, 2, 2)
 BAD_DAY = dt.date(2011, 1, 30)
 GOLD = ("gold.fact_sales_monthly", "gold.fact_product_performance", "gold.fact_country_sales")
+DATA_TABLES = (
+    "bronze.retail_sales",
+    "bronze.retail_files",
+    "silver.fact_sales_daily",
+    "silver.day_fingerprint",
+    *GOLD,
+    "ops.processed_months",
+)
 
 
 def _days() -> list[dt.date]:
@@ -87,21 +95,52 @@ def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema,
         failed = conn.execute(
             "select status, error from ops.pipeline_runs where run_id = %s", (bad_run.run_id,)
         ).fetchone()
-        assert failed[0] == "failed" and "not UTF-8" in failed[1]
+        assert failed[0] == "failed"
+        assert "not UTF-8" in failed[1]
 
         landing_path(landing, BAD_DAY).write_bytes(good)  # the corrected delivery
         report = recover("retail_daily", airflow=af.api)
         assert report.changed
 
         af.wait_until(
-            lambda: len(af.runs("retail_daily")) == len(_days())
-            and all(r.state == "success" for r in af.runs("retail_daily")),
+            lambda: (
+                len(af.runs("retail_daily")) == len(_days())
+                and all(r.state == "success" for r in af.runs("retail_daily"))
+            ),
             timeout=240,
             poll=1,
             what="every day succeeded",
         )
+        assert _committed_days(conn) == [d.isoformat() for d in _days()]
 
-    assert _committed_days(conn) == [d.isoformat() for d in _days()]
+        # the documented backfill re-runs every day through the scheduler and writes nothing
+        before = {t: table_fingerprint(conn, t) for t in DATA_TABLES}
+        started = dt.datetime.now(dt.UTC)
+        # what `airflow backfill create --dag-id retail_daily --from-date ... --to-date ...
+        # --max-active-runs 1 --reprocess-behavior completed` sends (the CLI itself would write
+        # to SQLite beside the scheduler: "database is locked")
+        af.api.request(
+            "POST",
+            "/backfills",
+            json={
+                "dag_id": "retail_daily",
+                "from_date": f"{FIRST.isoformat()}T00:00:00Z",
+                "to_date": f"{LAST.isoformat()}T02:00:00Z",
+                "max_active_runs": 1,
+                "reprocess_behavior": "completed",
+            },
+        )
+        af.wait_until(
+            lambda: (
+                len(runs := af.runs("retail_daily")) == len(_days())
+                and all(r.state == "success" and r.end_date and r.end_date > started for r in runs)
+            ),
+            timeout=240,
+            poll=1,
+            what="the backfill re-ran every day",
+        )
+        assert {t: table_fingerprint(conn, t) for t in DATA_TABLES} == before
+
     scheduled_gold = {t: table_fingerprint(conn, t)[:2] for t in GOLD}
     assert scheduled_gold["gold.fact_sales_monthly"][0] == 1  # January closed, February open
 

@@ -71,9 +71,9 @@ def _publish_once(params: dict, *, run_id: str, reset: bool, dry_run: bool, log:
     with unit_of_work(PIPELINE, run_id, month_key, log=log, lock=lock) as unit:
         conn = unit.conn
         fingerprint, input_rows, _days = db.run_sql(conn, "retail/select_month_fingerprint", params).fetchone()
-        if not input_rows and not reset:
-            return MonthResult(month_key, "empty")
         processed = db.run_sql(conn, "retail/select_processed_month", params).fetchone()
+        if not input_rows and not reset and processed is None:  # a published month emptied must lose its gold
+            return MonthResult(month_key, "empty")
         current = processed is not None and processed[0] == "completed" and processed[1] == fingerprint
         if dry_run:
             return MonthResult(month_key, "would skip" if current and not reset else "would compute", input_rows)
@@ -152,5 +152,7 @@ def gold_for_day(day: dt.date, *, run_id: str) -> MonthResult | None:
 
 
 def _was_published(day: dt.date) -> bool:
+    """True once the month has been published (a later failed attempt keeps its fingerprint)."""
     with db.transaction(application_name="etl retail gold") as conn:
-        return db.run_sql(conn, "retail/select_processed_month", _bounds(day.year, day.month)).fetchone() is not None
+        row = db.run_sql(conn, "retail/select_processed_month", _bounds(day.year, day.month)).fetchone()
+    return row is not None and row[1] is not None

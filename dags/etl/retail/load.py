@@ -107,7 +107,23 @@ def _describe_copy_error(path: Path, exc: psycopg.Error) -> str:
         message = message.replace(f'"{column}"', name)
     if isinstance(exc, psycopg.errors.CharacterNotInRepertoire | psycopg.errors.UntranslatableCharacter):
         message = f"not UTF-8: {message}"
-    return f"{path}: line {line.group(1) if line else '?'}: {message}"
+    number = line.group(1) if line else "?"
+    if message.startswith("unterminated CSV quoted field"):
+        # PostgreSQL reports the end of the file, where it gave up; point at the opening quote
+        number = str(_open_quote_line(path) or number)
+    return f"{path}: line {number}: {message}"
+
+
+def _open_quote_line(path: Path) -> int | None:
+    """The line whose quote is never closed, read as COPY reads CSV (every '"' toggles)."""
+    start, in_quote = None, False
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not in_quote:
+                start = number
+            if raw.count(b'"') % 2:
+                in_quote = not in_quote
+    return start if in_quote else None
 
 
 def load_day(
@@ -179,7 +195,7 @@ def _load_day_once(
 def _reject_summary(path: Path, total: int, rejects: list[tuple[int, str, str]], threshold: float) -> str:
     reasons: dict[str, int] = {}
     for _, _, reason in rejects:
-        key = re.sub(r":.*", "", reason)
+        key = re.sub(r": .*", "", reason)  # "reason: value"; the reason itself may hold "HH:MM"
         reasons[key] = reasons.get(key, 0) + 1
     top = "; ".join(f"{n} x {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
     line, _, reason = rejects[0]

@@ -19,9 +19,11 @@ with numbered as (
             ),
             (
                 select array[m[3], lpad(m[1], 2, '0'), lpad(m[2], 2, '0'), lpad(m[4], 2, '0'), m[5], null]
-                from regexp_match(
-                    trim(sales.invoice_date), '^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):([0-5]\d)$'
-                ) as m
+                from
+                    regexp_match(
+                        trim(sales.invoice_date), '^(\d{1,2})/(\d{1,2})/(\d{4}) ([01]?\d|2[0-3]):([0-5]\d)$'
+                    ) as m
+                where m is not null  -- no match: no row, so ts stays null and the row is rejected
             )
         ) as ts
     from bronze.retail_sales as sales

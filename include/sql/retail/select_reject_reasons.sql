@@ -1,5 +1,5 @@
 select
-    regexp_replace(reason, ':.*', '') as reason,
+    regexp_replace(reason, ': .*', '') as reason,
     count(*) as row_count
 from ops.rejected_rows
 where pipeline_name = 'retail'

@@ -1,0 +1,124 @@
+"""The DAG files parse, and their scheduling contract is the documented one."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import Asset, CronDataIntervalTimetable
+
+from etl.config import settings
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+GOLD_ASSET_NAMES = {"gold.fact_sales_monthly", "gold.fact_product_performance", "gold.fact_country_sales"}
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_no_import_errors(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"retail_daily", "retail_gold_rebuild"}
+
+
+def test_shared_code_is_not_parsed_as_dags(dagbag: DagBag) -> None:
+    """dags/etl/ is a package imported by the DAG files, kept out of parsing by .airflowignore."""
+    assert {Path(dag.fileloc).parent for dag in dagbag.dags.values()} == {DAGS_DIR}
+
+
+def test_retail_daily_schedule(dagbag: DagBag) -> None:
+    dag = dagbag.dags["retail_daily"]
+    timetable = dag.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    assert timetable.expression == "0 2 * * *"
+    assert str(timetable.timezone) == "UTC"
+    assert dag.catchup is True
+    assert dag.max_active_runs == 1
+    # the first data interval starts at 02:00 UTC of ETL_RETAIL_START_DATE (default 2011-01-24)
+    assert dag.start_date == dt.datetime.combine(settings().retail_start_date, dt.time(2), dt.UTC)
+
+
+def test_retail_daily_tasks_in_order(dagbag: DagBag) -> None:
+    dag = dagbag.dags["retail_daily"]
+    assert set(dag.task_ids) == {"wait_for_landing_file", "load_day", "publish_gold"}
+    wait, load, publish = (dag.get_task(t) for t in ("wait_for_landing_file", "load_day", "publish_gold"))
+    assert wait.upstream_task_ids == set()
+    assert wait.downstream_task_ids == {"load_day"}
+    assert load.downstream_task_ids == {"publish_gold"}
+    assert publish.downstream_task_ids == set()
+
+
+def test_retail_daily_task_policy(dagbag: DagBag) -> None:
+    """A failed day blocks the later ones; transient failures are retried with backoff."""
+    for task in dagbag.dags["retail_daily"].tasks:
+        assert task.depends_on_past is True, task.task_id
+        assert task.retries >= 2, task.task_id
+        assert task.retry_exponential_backoff, task.task_id
+        assert task.retry_delay >= dt.timedelta(seconds=10), task.task_id
+        assert task.max_retry_delay is not None, task.task_id
+
+
+def test_landing_sensor_does_not_hold_a_worker_slot(dagbag: DagBag) -> None:
+    sensor = dagbag.dags["retail_daily"].get_task("wait_for_landing_file")
+    assert sensor.mode == "reschedule"
+    assert sensor.poke_interval >= 60
+    assert sensor.timeout > 0
+
+
+def test_publish_gold_produces_the_gold_assets(dagbag: DagBag) -> None:
+    dag = dagbag.dags["retail_daily"]
+    outlets = dag.get_task("publish_gold").outlets
+    assert all(isinstance(o, Asset) for o in outlets)
+    assert {o.name for o in outlets} == GOLD_ASSET_NAMES
+    assert len(outlets) == 3
+    for task_id in ("wait_for_landing_file", "load_day"):
+        assert dag.get_task(task_id).outlets == []
+
+
+def test_retail_gold_rebuild_is_manual_with_params(dagbag: DagBag) -> None:
+    dag = dagbag.dags["retail_gold_rebuild"]
+    assert dag.timetable.can_be_scheduled is False  # schedule=None
+    assert dag.max_active_runs == 1
+    assert dict(dag.params) == {"year": None, "month": None, "reset": False, "dry_run": False}
+    assert {o.name for o in dag.get_task("rebuild").outlets} == GOLD_ASSET_NAMES
+
+
+@pytest.mark.parametrize(
+    ("params", "valid"),
+    [
+        ({"year": 2011, "month": 3}, True),
+        ({"month": 13}, False),
+        ({"year": "2011"}, False),
+        ({"reset": "yes"}, False),
+    ],
+)
+def test_retail_gold_rebuild_params_are_validated(dagbag: DagBag, params: dict, valid: bool) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    def trigger_with() -> None:
+        conf = copy.deepcopy(dagbag.dags["retail_gold_rebuild"].params)
+        for key, value in params.items():
+            conf[key] = value  # validated against the Param's schema
+        conf.validate()
+
+    if valid:
+        trigger_with()
+    else:
+        with pytest.raises(ParamValidationError, match="Invalid input for param"):
+            trigger_with()
+
+
+def test_every_dag_follows_the_policy(dagbag: DagBag) -> None:
+    """Every DAG has an owner, tags and documentation."""
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.owner, dag_id
+        assert dag.owner != "airflow", dag_id  # the default, i.e. nobody
+        assert all(task.owner == dag.owner for task in dag.tasks), dag_id
+        assert dag.tags, dag_id
+        assert dag.doc_md, dag_id
+        assert dag.doc_md.strip().startswith(f"### {dag_id}"), dag_id

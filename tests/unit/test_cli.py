@@ -1,0 +1,158 @@
+"""The ``etl`` command, run in-process through ``etl.cli.main`` on the shipped sample."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import SAMPLE_CSV
+
+from etl.cli import main
+
+SAMPLE_ROWS = 544  # data rows of include/sample/online_retail_sample.csv
+
+
+def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def landing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    target = tmp_path / "landing"
+    code, out, _ = etl(capsys, "retail", "split", "--source", str(SAMPLE_CSV), "--landing", str(target))
+    assert code == 0
+    assert out == f"split {SAMPLE_ROWS} rows into 14 daily files (2011-01-24 .. 2011-02-06) in {target}\n"
+    return target
+
+
+def test_split_writes_one_file_per_day(landing: Path) -> None:
+    files = sorted(p.name for p in landing.iterdir())
+    assert files == [
+        f"retail_2011-{m:02d}-{d:02d}.csv" for m, d in [(1, d) for d in range(24, 32)] + [(2, d) for d in range(1, 7)]
+    ]
+    # Saturdays have no sales: a header-only file, so the day still closes
+    assert (landing / "retail_2011-01-29.csv").read_text().count("\n") == 1
+    total = sum(p.read_text().count("\n") - 1 for p in landing.iterdir())
+    assert total == SAMPLE_ROWS
+
+
+def test_run_gold_and_summary(
+    clean_retail: psycopg.Connection, landing: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = etl(
+        capsys, "retail", "run", "--from", "2011-01-24", "--to", "2011-02-06", "--landing", str(landing)
+    )
+
+    assert code == 0, err
+    lines = out.splitlines()
+    progress = [line for line in lines if line.startswith("[")]
+    assert len(progress) == 14
+    days = [re.match(r"\[(\d+)/14\] (\S+): +(\d+) rows, +(\d+) accepted, +(\d+) rejected", line) for line in progress]
+    assert all(days), progress
+    assert [int(m[1]) for m in days] == list(range(1, 15))
+    assert (days[0][2], days[-1][2]) == ("2011-01-24", "2011-02-06")
+    assert sum(int(m[3]) for m in days) == SAMPLE_ROWS
+    assert sum(int(m[5]) for m in days) == 1
+    assert progress[7].endswith(", gold 2011-01 computed")  # 2011-01-31 closes January
+    assert re.fullmatch(r"processed 14 days in \d+\.\ds", lines[-1])
+
+    code, out, _ = etl(capsys, "retail", "gold", "--dry-run")
+    assert code == 0
+    assert re.fullmatch(r"2011-02: would compute +\d+ input rows +0 rows written\n", out)
+    assert clean_retail.execute("select count(*) from gold.fact_sales_monthly").fetchone() == (1,)
+
+    code, out, _ = etl(capsys, "retail", "gold")
+    assert code == 0
+    assert re.fullmatch(r"2011-02: computed +\d+ input rows +\d+ rows written\n", out)
+
+    code, out, _ = etl(capsys, "retail", "gold")
+    assert (code, out) == (0, "every month is up to date\n")
+
+    code, out, _ = etl(capsys, "retail", "gold", "--year", "2011", "--month", "1", "--dry-run")
+    assert code == 0
+    assert out.startswith("2011-01: would skip")
+
+    code, out, _ = etl(capsys, "retail", "summary")
+    assert code == 0
+    assert "Days processed (in the order they were committed):" in out
+    assert re.search(r"^  silver\.fact_sales_daily +543$", out, re.MULTILINE), out
+    assert re.search(r"^  2011-01 ", out, re.MULTILINE)
+    assert re.search(r"^  2011-02 ", out, re.MULTILINE)
+    assert re.search(r"^ +1  negative UnitPrice \(bad-debt adjustment, not a sale\)$", out, re.MULTILINE), out
+
+    code, out, _ = etl(capsys, "retail", "summary", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [m[0] for m in data["gold_months"]] == ["2011-01", "2011-02"]
+    assert len(data["days"]) == 14
+
+
+def test_rerun_reports_unchanged_files(
+    clean_retail: psycopg.Connection, landing: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("retail", "run", "--from", "2011-01-30", "--to", "2011-02-01", "--landing", str(landing))
+    assert etl(capsys, *args)[0] == 0
+
+    code, out, _ = etl(capsys, *args)
+
+    assert code == 0
+    progress = [line for line in out.splitlines() if line.startswith("[")]
+    assert all("(file unchanged)" in line for line in progress), progress
+    assert progress[1].endswith("gold 2011-01 unchanged")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["retail", "run", "--from", "2011-13-01", "--to", "2011-02-06"], "'2011-13-01' is not a date (YYYY-MM-DD)"),
+        (["retail", "run", "--from", "yesterday", "--to", "2011-02-06"], "'yesterday' is not a date (YYYY-MM-DD)"),
+        (["retail", "sample", "--start", "24/01/2011"], "'24/01/2011' is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_bad_date_argument_exits_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("usage: etl retail ")
+
+
+def test_reversed_range_exits_2(schema: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = etl(capsys, "retail", "run", "--from", "2011-02-06", "--to", "2011-01-24")
+    assert (code, out) == (2, "")
+    assert err == "etl: error: --to 2011-01-24 is before --from 2011-02-06\n"
+
+
+def test_bad_landing_file_exits_2_naming_it(
+    clean_retail: psycopg.Connection, landing: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (landing / "retail_2011-01-25.csv").write_bytes(b"")
+
+    code, out, err = etl(
+        capsys, "retail", "run", "--from", "2011-01-24", "--to", "2011-01-26", "--landing", str(landing)
+    )
+
+    assert code == 2
+    assert out.startswith("[1/3] 2011-01-24:")
+    assert "2011-01-26" not in out  # stopped at the bad day, in order
+    assert err == f"etl: error: {landing / 'retail_2011-01-25.csv'}: empty file (expected at least the header line)\n"
+
+
+def test_split_of_a_broken_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "export.csv"
+    lines = SAMPLE_CSV.read_text().splitlines(keepends=True)
+    lines[5] = lines[5].replace(",EIRE", "").replace(",United Kingdom", "")
+    source.write_text("".join(lines))
+
+    code, _, err = etl(capsys, "retail", "split", "--source", str(source), "--landing", str(tmp_path / "out"))
+
+    assert code == 2
+    assert err == f"etl: error: {source}: line 6: 7 fields, expected 8\n"
+    assert not (tmp_path / "out").exists()
