@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -122,3 +123,27 @@ def test_every_dag_follows_the_policy(dagbag: DagBag) -> None:
         assert dag.tags, dag_id
         assert dag.doc_md, dag_id
         assert dag.doc_md.strip().startswith(f"### {dag_id}"), dag_id
+
+
+def test_missing_landing_file_is_waited_for_then_fails_naming_it(
+    dagbag: DagBag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor pokes (no worker held between pokes) until the deadline, then names the file."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    poke = dagbag.dags["retail_daily"].get_task("wait_for_landing_file").python_callable
+    # the DAG module's settings, as the dag-processor loaded it
+    monkeypatch.setitem(poke.__globals__, "cfg", dataclasses.replace(settings(), retail_landing_dir=tmp_path))
+    start = dt.datetime(2011, 1, 30, 2, tzinfo=dt.UTC)
+    now = dt.datetime.now(dt.UTC)
+
+    recent = poke(data_interval_start=now - dt.timedelta(days=1), data_interval_end=now)
+    assert recent.is_done is False  # before the deadline: wait
+
+    with pytest.raises(AirflowFailException, match=r"retail_2011-01-30\.csv did not arrive by 2011-01-31 08:00"):
+        poke(data_interval_start=start, data_interval_end=start + dt.timedelta(days=1))
+
+    (tmp_path / "retail_2011-01-30.csv").write_text("InvoiceNo\n")
+    arrived = poke(data_interval_start=start, data_interval_end=start + dt.timedelta(days=1))
+    assert arrived.is_done is True
+    assert arrived.xcom_value == str(tmp_path / "retail_2011-01-30.csv")
