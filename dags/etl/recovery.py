@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,13 @@ class AirflowApi:
             raise RuntimeError(f"Airflow login as {self.username!r} at {self.base_url} failed: HTTP {resp.status_code}")
         return resp.json()["access_token"]
 
+    @retry(
+        # 502/503/504: the server is busy (e.g. "database is locked" on SQLite), not wrong
+        retry=retry_if_exception(lambda e: isinstance(e, AirflowApiError) and e.status_code in {502, 503, 504}),
+        wait=wait_random_exponential(multiplier=0.5, max=5),
+        stop=stop_after_attempt(8),
+        reraise=True,
+    )
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request to ``/api/v2{path}``; return the JSON body (None if empty)."""
         for attempt in (1, 2):

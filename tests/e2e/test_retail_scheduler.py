@@ -117,19 +117,16 @@ def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema,
         before = {t: table_fingerprint(conn, t) for t in DATA_TABLES}
         started = dt.datetime.now(dt.UTC)
         # what `airflow backfill create --dag-id retail_daily --from-date ... --to-date ...
-        # --max-active-runs 1 --reprocess-behavior completed` sends (the CLI itself would write
-        # to SQLite beside the scheduler: "database is locked")
-        af.api.request(
-            "POST",
-            "/backfills",
-            json={
-                "dag_id": "retail_daily",
-                "from_date": f"{FIRST.isoformat()}T00:00:00Z",
-                "to_date": f"{LAST.isoformat()}T02:00:00Z",
-                "max_active_runs": 1,
-                "reprocess_behavior": "completed",
-            },
-        )
+        # --max-active-runs 1 --reprocess-behavior completed` sends; over HTTP, because the CLI
+        # would write to this test's SQLite metadata DB beside the scheduler ("database is locked")
+        backfill = {
+            "dag_id": "retail_daily",
+            "from_date": f"{FIRST.isoformat()}T00:00:00Z",
+            "to_date": f"{LAST.isoformat()}T02:00:00Z",
+            "max_active_runs": 1,
+            "reprocess_behavior": "completed",
+        }
+        af.api.request("POST", "/backfills", json=backfill)
         af.wait_until(
             lambda: (
                 len(runs := af.runs("retail_daily")) == len(_days())
