@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dags"))
@@ -38,10 +39,13 @@ def main() -> int:
     from etl import db
     from etl.retail.landing import split_export
 
-    started_warehouse = False
+    started_warehouse, metadata_db = False, None
     if not os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
-        step("starting the embedded PostgreSQL warehouse")
-        os.environ["AIRFLOW_CONN_WAREHOUSE"] = fresh_database(db.start_embedded(), "retail_demo")
+        step("starting the embedded PostgreSQL (warehouse and Airflow metadata)")
+        server = db.start_embedded()
+        os.environ["AIRFLOW_CONN_WAREHOUSE"] = fresh_database(server, "retail_demo")
+        socket_dir = fresh_database(server, "airflow_demo").split("@", 1)[1].rsplit("/", 1)[0]
+        metadata_db = f"postgresql+psycopg2://postgres@/airflow_demo?host={unquote(socket_dir)}"
         started_warehouse = True
 
     from etl.ops import init_schema
@@ -65,7 +69,7 @@ def main() -> int:
     step(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) in {home / 'airflow'}")
     clock = time.monotonic()
     try:
-        with LocalAirflow(home / "airflow", ROOT / "dags", env=env) as airflow:
+        with LocalAirflow(home / "airflow", ROOT / "dags", env=env, metadata_db=metadata_db) as airflow:
             print(f"    UI at {airflow.base_url} while the demo runs; logs in {airflow.log_dir}")
             airflow.wait_parsed("retail_daily", timeout=120)
             airflow.unpause("retail_daily")
@@ -110,8 +114,6 @@ def fresh_database(server_uri: str, name: str) -> str:
     import psycopg
 
     host = server_uri.split("@", 1)[1].rsplit("/", 1)[0]
-    from urllib.parse import unquote
-
     with psycopg.connect(host=unquote(host), user="postgres", dbname="postgres", autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
         admin.execute(f'create database "{name}"')

@@ -69,6 +69,23 @@ def warehouse_uri(pg_server: str) -> Iterator[str]:
         admin.execute(f'drop database if exists "{name}" with (force)')
 
 
+@pytest.fixture
+def airflow_metadata_db(pg_server: str) -> Iterator[str]:
+    """An empty PostgreSQL database for a real Airflow's metadata, as a SQLAlchemy URL."""
+    name = f"etl_test_airflow_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    info = psycopg.conninfo.conninfo_to_dict(pg_server)
+    host = info.get("host", "127.0.0.1")
+    user = info.get("user", "postgres")
+    if host.startswith("/"):
+        yield f"postgresql+psycopg2://{user}@/{name}?host={host}"
+    else:
+        yield f"postgresql+psycopg2://{user}@{host}:{info.get('port', 5432)}/{name}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture(scope="session")
 def schema(warehouse_uri: str) -> str:
     from etl.ops import init_schema

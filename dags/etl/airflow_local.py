@@ -58,10 +58,12 @@ class RunInfo(NamedTuple):
 
 
 class LocalAirflow:
-    """Airflow on `home` with `dags_folder`, LocalExecutor, SQLite, no login.
+    """Airflow on `home` with `dags_folder`, LocalExecutor, no login.
 
-    `env` adds to (and overrides) the settings of `environ()`; use it for
-    AIRFLOW_CONN_* / AIRFLOW_VAR_* / ETL_* variables the tasks need.
+    `metadata_db` is a SQLAlchemy URL of an empty PostgreSQL database for Airflow's metadata
+    (``postgresql+psycopg2://...``); without it, SQLite in `home`, which answers "database is
+    locked" when the scheduler and the API write at once. `env` adds to (and overrides) the
+    settings of `environ()`; use it for AIRFLOW_CONN_* / ETL_* variables the tasks need.
     """
 
     def __init__(
@@ -70,8 +72,10 @@ class LocalAirflow:
         dags_folder: Path,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        metadata_db: str | None = None,
     ) -> None:
         self.home = Path(home).resolve()
+        self.metadata_db = metadata_db
         self.dags_folder = Path(dags_folder).resolve()
         self.extra_env = dict(env or {})
         self.port = port or free_port()
@@ -107,7 +111,7 @@ class LocalAirflow:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": "4",  # 4 worker processes, not 32, on a small machine
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db or f"sqlite:///{self.home / 'airflow.db'}",
                 # api-server on a private port; tasks reach the Execution API there
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.port),

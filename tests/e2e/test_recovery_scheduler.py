@@ -65,7 +65,7 @@ def _by_day(runs: list[RunInfo]) -> dict[str, RunInfo]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_failed_day_is_rerun_before_later_days(tmp_path: Path) -> None:
+def test_failed_day_is_rerun_before_later_days(tmp_path: Path, airflow_metadata_db: str) -> None:
     dags = tmp_path / "dags"
     dags.mkdir()
     marker = tmp_path / "fail.marker"
@@ -78,7 +78,7 @@ def test_failed_day_is_rerun_before_later_days(tmp_path: Path) -> None:
     def done_days() -> list[str]:
         return processed.read_text().split() if processed.exists() else []
 
-    with LocalAirflow(tmp_path / "airflow", dags) as af:
+    with LocalAirflow(tmp_path / "airflow", dags, metadata_db=airflow_metadata_db) as af:
         af.wait_parsed(DAG_ID, timeout=60)
         af.unpause(DAG_ID)
 

@@ -57,7 +57,7 @@ def _run_day(run) -> dt.date:
     return run.logical_date.date()
 
 
-def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema, conn):
+def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema, conn, airflow_metadata_db):
     landing = tmp_path / "landing"
     split_export(SAMPLE, landing)
     good = landing_path(landing, BAD_DAY).read_bytes()
@@ -72,7 +72,7 @@ def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema,
         "ETL_RETAIL_END_DATE": LAST.isoformat(),
         "ETL_HOME": str(tmp_path / "etl-home"),
     }
-    with LocalAirflow(tmp_path / "airflow", ROOT / "dags", env=env) as af:
+    with LocalAirflow(tmp_path / "airflow", ROOT / "dags", env=env, metadata_db=airflow_metadata_db) as af:
         af.wait_parsed("retail_daily", timeout=120)
         af.unpause("retail_daily")
 
@@ -117,8 +117,7 @@ def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema,
         before = {t: table_fingerprint(conn, t) for t in DATA_TABLES}
         started = dt.datetime.now(dt.UTC)
         # what `airflow backfill create --dag-id retail_daily --from-date ... --to-date ...
-        # --max-active-runs 1 --reprocess-behavior completed` sends; over HTTP, because the CLI
-        # would write to this test's SQLite metadata DB beside the scheduler ("database is locked")
+        # --max-active-runs 1 --reprocess-behavior completed` sends
         backfill = {
             "dag_id": "retail_daily",
             "from_date": f"{FIRST.isoformat()}T00:00:00Z",
