@@ -116,6 +116,11 @@ def run_sql(conn: psycopg.Connection, name: str, params: dict | None = None) -> 
     return conn.execute(load_sql(name), params or {})
 
 
+def composed_sql(name: str, **parts: pgsql.Composable) -> pgsql.Composed:
+    """A SQL file whose ``{name}`` placeholders take identifiers or literals (never raw text)."""
+    return pgsql.SQL(load_sql(name)).format(**parts)  # type: ignore[arg-type]
+
+
 def run_script(conn: psycopg.Connection, name: str) -> None:
     """Execute a parameterless multi-statement SQL file (DDL)."""
     conn.execute(pgsql.SQL(load_sql(name)))  # type: ignore[arg-type]

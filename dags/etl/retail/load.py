@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql as pgsql
 
 from etl import db
 from etl.config import settings
@@ -73,11 +74,12 @@ def load_bronze(conn: psycopg.Connection, day: dt.date, landing: LandingFile, *,
     stored = db.run_sql(conn, "retail/select_bronze_file", {"day": day}).fetchone()
     if stored and stored[1] == landing.sha256:
         return stored[2], True
-    conn.execute("select set_config('etl.business_date', %s, true)", (day.isoformat(),))
-    db.run_sql(conn, "retail/delete_bronze_day", {"day": day})
+    parts = {"partition": pgsql.Identifier("bronze", f"retail_sales_{day:%Y%m%d}"), "day": pgsql.Literal(day)}
+    conn.execute(db.composed_sql("retail/create_bronze_day", **parts))
+    conn.execute(db.composed_sql("retail/truncate_bronze_day", **parts))
     try:
         with conn.transaction(), conn.cursor() as cur:
-            with cur.copy(db.load_sql("retail/copy_bronze_sales")) as copy, landing.path.open("rb") as f:
+            with cur.copy(db.composed_sql("retail/copy_bronze_sales", **parts)) as copy, landing.path.open("rb") as f:
                 while chunk := f.read(1 << 20):
                     copy.write(chunk)
             rows = cur.rowcount

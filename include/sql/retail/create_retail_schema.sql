@@ -26,12 +26,13 @@ create table if not exists bronze.retail_files (
     run_id text
 );
 
--- Rows exactly as delivered. COPY fills the data columns; the day comes from the
--- transaction's etl.business_date setting and record_no keeps file order.
-create sequence if not exists bronze.retail_sales_record_seq;
+-- Rows exactly as delivered, one list partition per day (see create_bronze_day.sql): replacing
+-- a day is a TRUNCATE of its partition, and COPY into it is as fast as into a bare table.
+-- record_no keeps file order (a session's cached sequence values only grow).
+create sequence if not exists bronze.retail_sales_record_seq cache 1000;
 
 create table if not exists bronze.retail_sales (
-    business_date date not null default current_setting('etl.business_date')::date,
+    business_date date not null,
     record_no bigint not null default nextval('bronze.retail_sales_record_seq'),
     invoice_no text,
     stock_code text,
@@ -41,9 +42,7 @@ create table if not exists bronze.retail_sales (
     unit_price text,
     customer_id text,
     country text
-);
-
-create index if not exists retail_sales_day_idx on bronze.retail_sales (business_date, record_no);
+) partition by list (business_date);
 
 -- Typed, validated sales lines; one row per accepted line of the day's file.
 create table if not exists silver.fact_sales_daily (

@@ -1,2 +1,0 @@
-delete from bronze.retail_sales
-where business_date = %(day)s;
