@@ -13,10 +13,15 @@ with numbered as (
         nullif(trim(sales.country), '') as country_t,
         -- ISO 'YYYY-MM-DD HH:MM[:SS]' or the original UCI export's 'M/D/YYYY H:MM'
         coalesce(
-            regexp_match(
-                trim(sales.invoice_date),
-                '^(\d{4})-(\d{2})-(\d{2})[ T]([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$'
-            ),
+            -- a plain match and substr(): regexp_match() with groups costs ~0.1 ms a row
+            case
+                when trim(sales.invoice_date) ~ '^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$'
+                    then array[
+                        substr(trim(sales.invoice_date), 1, 4), substr(trim(sales.invoice_date), 6, 2),
+                        substr(trim(sales.invoice_date), 9, 2), substr(trim(sales.invoice_date), 12, 2),
+                        substr(trim(sales.invoice_date), 15, 2), nullif(substr(trim(sales.invoice_date), 18, 2), '')
+                    ]
+            end,
             (
                 select array[m[3], lpad(m[1], 2, '0'), lpad(m[2], 2, '0'), lpad(m[4], 2, '0'), m[5], null]
                 from
@@ -30,7 +35,8 @@ with numbered as (
     where sales.business_date = %(day)s
 ),
 
-checked as (
+-- materialized: the checks run once per row, not once per reference
+checked as materialized (
     select
         numbered.*,
         case
@@ -68,10 +74,14 @@ checked as (
 select
     checked.line,
     checked.reject_reason,
-    ops.csv_line(
-        checked.invoice_no, checked.stock_code, checked.description, checked.quantity,
-        checked.invoice_date, checked.unit_price, checked.customer_id, checked.country
-    ) as raw,
+    -- the raw line only where it is needed: for a reject
+    case
+        when checked.reject_reason is not null
+            then ops.csv_line(
+                checked.invoice_no, checked.stock_code, checked.description, checked.quantity,
+                checked.invoice_date, checked.unit_price, checked.customer_id, checked.country
+            )
+    end as raw,
     checked.invoice_no_t as invoice_no,
     checked.stock_code_t as stock_code,
     nullif(trim(checked.description), '') as description,
