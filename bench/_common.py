@@ -1,8 +1,7 @@
-"""Shared helpers of the benchmarks: PostgreSQL server, a fresh database, timing, tables, JSON.
+"""Shared helpers of the benchmarks: a fresh database, timing, tables, JSON.
 
-The server is chosen as in tests/conftest.py: ETL_TEST_PG_URI if set, else PostgreSQL on
-127.0.0.1:5432 when it answers, else an embedded PostgreSQL (pgserver) in a temporary
-directory. Every benchmark creates its own database ``etl_bench_<random>`` and drops it.
+The server is chosen by etl.scratch, as for the tests. Every benchmark creates its own
+database ``etl_bench_<random>`` and drops it.
 """
 
 from __future__ import annotations
@@ -11,19 +10,18 @@ import datetime as dt
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+
+from etl import scratch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -32,40 +30,6 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 
 
 # --- server and database ---------------------------------------------------------------
-
-
-def _local_pg_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@contextmanager
-def pg_server() -> Iterator[tuple[str, str]]:
-    """(admin libpq URI, where it comes from) of the server the benchmark uses."""
-    if uri := os.environ.get("ETL_TEST_PG_URI"):
-        yield uri, "ETL_TEST_PG_URI"
-    elif os.environ.get("ETL_TEST_EMBEDDED") != "1" and _local_pg_answers():
-        yield "postgresql://postgres@127.0.0.1:5432/postgres", "127.0.0.1:5432"
-    else:
-        import pgserver
-
-        with tempfile.TemporaryDirectory(prefix="etl_bench_pg_") as tmp:
-            server = pgserver.get_server(Path(tmp), cleanup_mode="delete")
-            try:
-                yield server.get_uri(), "embedded pgserver"
-            finally:
-                server.cleanup()
-
-
-def _to_airflow_uri(libpq_uri: str, dbname: str) -> str:
-    """The same server as an Airflow connection URI (socket directories URL-encoded in the host)."""
-    info = psycopg.conninfo.conninfo_to_dict(libpq_uri)
-    host = info.get("host", "127.0.0.1")
-    host_part = host.replace("/", "%2F") if host.startswith("/") else f"{host}:{info.get('port', 5432)}"
-    return f"postgresql://{info.get('user', 'postgres')}@{host_part}/{dbname}"
 
 
 @dataclass(frozen=True)
@@ -84,38 +48,20 @@ def fresh_database(prefix: str = "etl_bench") -> Iterator[BenchDatabase]:
 
     Call this BEFORE importing etl.db: the warehouse connection is resolved once per process.
     """
-    with pg_server() as (admin_uri, source):
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with scratch.server() as (admin_uri, source), scratch.database(admin_uri, prefix=prefix) as name:
         with psycopg.connect(admin_uri, autocommit=True) as admin:
-            admin.execute(f'create database "{name}"')
             version = admin.execute("show server_version").fetchone()[0]
-        airflow_uri = _to_airflow_uri(admin_uri, name)
+        airflow_uri = scratch.airflow_conn_uri(admin_uri, name)
         os.environ["AIRFLOW_CONN_WAREHOUSE"] = airflow_uri
-        libpq = psycopg.conninfo.make_conninfo(admin_uri, dbname=name)
-        try:
-            yield BenchDatabase(name, libpq, airflow_uri, source, version, admin_uri)
-        finally:
-            with psycopg.connect(admin_uri, autocommit=True) as admin:
-                admin.execute(f'drop database if exists "{name}" with (force)')
+        yield BenchDatabase(name, scratch.libpq_uri(admin_uri, name), airflow_uri, source, version, admin_uri)
 
 
 @contextmanager
 def airflow_metadata_database(db: BenchDatabase) -> Iterator[str]:
     """An empty database on the same server for a real Airflow's metadata, as a SQLAlchemy URL
-    (as tests/conftest.py's airflow_metadata_db: SQLite answers "database is locked" under load)."""
-    name = f"{db.name}_airflow"
-    with psycopg.connect(db.admin_uri, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(db.admin_uri)
-    host, user = info.get("host", "127.0.0.1"), info.get("user", "postgres")
-    try:
-        if host.startswith("/"):
-            yield f"postgresql+psycopg2://{user}@/{name}?host={host}"
-        else:
-            yield f"postgresql+psycopg2://{user}@{host}:{info.get('port', 5432)}/{name}"
-    finally:
-        with psycopg.connect(db.admin_uri, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+    (SQLite answers "database is locked" under the scheduler)."""
+    with scratch.database(db.admin_uri, prefix=f"{db.name}_airflow") as name:
+        yield scratch.sqlalchemy_uri(db.admin_uri, name)
 
 
 # --- timing ----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dags"))
@@ -36,16 +35,17 @@ def main() -> int:
     landing = home / "landing"
     os.environ.update(ETL_HOME=str(home.parent), ETL_RETAIL_LANDING_DIR=str(landing))
 
-    from etl import db
+    from etl import db, scratch
     from etl.retail.landing import split_export
 
     started_warehouse, metadata_db = False, None
     if not os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
         step("starting the embedded PostgreSQL (warehouse and Airflow metadata)")
-        server = db.start_embedded()
-        os.environ["AIRFLOW_CONN_WAREHOUSE"] = fresh_database(server, "retail_demo")
-        socket_dir = fresh_database(server, "airflow_demo").split("@", 1)[1].rsplit("/", 1)[0]
-        metadata_db = f"postgresql+psycopg2://postgres@/airflow_demo?host={unquote(socket_dir)}"
+        admin_uri = scratch.libpq_uri(db.start_embedded(), "postgres")
+        os.environ["AIRFLOW_CONN_WAREHOUSE"] = scratch.airflow_conn_uri(
+            admin_uri, scratch.create_database(admin_uri, "retail_demo")
+        )
+        metadata_db = scratch.sqlalchemy_uri(admin_uri, scratch.create_database(admin_uri, "airflow_demo"))
         started_warehouse = True
 
     from etl.ops import init_schema
@@ -107,17 +107,6 @@ def follow(airflow, days: int, timeout: float) -> bool:
             return True
         time.sleep(1)
     raise TimeoutError(f"retail_daily did not finish {days} days within {timeout:.0f} s")
-
-
-def fresh_database(server_uri: str, name: str) -> str:
-    """Recreate `name` on the embedded server; return its Airflow connection URI."""
-    import psycopg
-
-    host = server_uri.split("@", 1)[1].rsplit("/", 1)[0]
-    with psycopg.connect(host=unquote(host), user="postgres", dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.execute(f'create database "{name}"')
-    return f"postgresql://postgres@{host}/{name}"
 
 
 def step(message: str) -> None:

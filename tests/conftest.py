@@ -1,21 +1,21 @@
 """Test fixtures: a fresh PostgreSQL database for every test run, never a mock.
 
-The server is ETL_TEST_PG_URI if set, else PostgreSQL on 127.0.0.1:5432 when it answers,
-else the embedded PostgreSQL (pgserver) started in a temporary directory. Each run
+The server is chosen by etl.scratch: ETL_TEST_PG_URI, else 127.0.0.1:5432 when it answers,
+else an embedded PostgreSQL (pgserver); ETL_TEST_EMBEDDED=1 forces the embedded one. Each run
 creates its own database and drops it at the end.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+
+from etl import scratch
 
 # Airflow reads AIRFLOW_HOME at import: keep DagBag and friends out of ~/airflow
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="etl-tests-airflow-"))
@@ -25,65 +25,27 @@ REAL_RETAIL = SHARED / "data" / "online_retail" / "online_retail.csv.gz"
 REAL_CDNOW = SHARED / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 
 
-def _local_pg_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An admin URI (libpq form) of the PostgreSQL server the run uses."""
-    if uri := os.environ.get("ETL_TEST_PG_URI"):
-        yield uri
-    elif os.environ.get("ETL_TEST_EMBEDDED") != "1" and _local_pg_answers():
-        yield "postgresql://postgres@127.0.0.1:5432/postgres"
-    else:
-        import pgserver
-
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-        yield server.get_uri()
-        server.cleanup()
-
-
-def _to_airflow_uri(libpq_uri: str, dbname: str) -> str:
-    """The same server as an Airflow connection URI (socket directories URL-encoded in the host)."""
-    info = psycopg.conninfo.conninfo_to_dict(libpq_uri)
-    host = info.get("host", "127.0.0.1")
-    host_part = host.replace("/", "%2F") if host.startswith("/") else f"{host}:{info.get('port', 5432)}"
-    return f"postgresql://{info.get('user', 'postgres')}@{host_part}/{dbname}"
+def pg_server() -> Iterator[str]:
+    """An admin URI (libpq form) of the PostgreSQL server the run uses (see etl.scratch)."""
+    with scratch.server() as (admin_uri, _source):
+        yield admin_uri
 
 
 @pytest.fixture(scope="session")
 def warehouse_uri(pg_server: str) -> Iterator[str]:
     """A database of its own for this test run, set as the `warehouse` connection."""
-    name = f"etl_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    uri = _to_airflow_uri(pg_server, name)
-    os.environ["AIRFLOW_CONN_WAREHOUSE"] = uri
-    yield uri
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+    with scratch.database(pg_server) as name:
+        uri = scratch.airflow_conn_uri(pg_server, name)
+        os.environ["AIRFLOW_CONN_WAREHOUSE"] = uri
+        yield uri
 
 
 @pytest.fixture
 def airflow_metadata_db(pg_server: str) -> Iterator[str]:
     """An empty PostgreSQL database for a real Airflow's metadata, as a SQLAlchemy URL."""
-    name = f"etl_test_airflow_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(pg_server)
-    host = info.get("host", "127.0.0.1")
-    user = info.get("user", "postgres")
-    if host.startswith("/"):
-        yield f"postgresql+psycopg2://{user}@/{name}?host={host}"
-    else:
-        yield f"postgresql+psycopg2://{user}@{host}:{info.get('port', 5432)}/{name}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+    with scratch.database(pg_server, prefix="etl_test_airflow") as name:
+        yield scratch.sqlalchemy_uri(pg_server, name)
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import _to_airflow_uri, table_fingerprint
+from conftest import table_fingerprint
 
+from etl import scratch
 from etl.airflow_local import LocalAirflow
 from etl.recovery import recover
 from etl.retail.gold import gold_for_day
@@ -141,23 +141,19 @@ def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema,
     assert scheduled_gold["gold.fact_sales_monthly"][0] == 1  # January closed, February open
 
     # a clean in-process run of the same days into a database of its own
-    name = f"etl_test_clean_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
     previous = os.environ["AIRFLOW_CONN_WAREHOUSE"]
-    os.environ["AIRFLOW_CONN_WAREHOUSE"] = _to_airflow_uri(pg_server, name)
-    try:
-        from etl import db
-        from etl.ops import init_schema
+    with scratch.database(pg_server, prefix="etl_test_clean") as name:
+        os.environ["AIRFLOW_CONN_WAREHOUSE"] = scratch.airflow_conn_uri(pg_server, name)
+        try:
+            from etl import db
+            from etl.ops import init_schema
 
-        init_schema()
-        for day in _days():
-            load_day(day, run_id=f"clean__{day}", landing_dir=landing)
-            gold_for_day(day, run_id=f"clean__{day}")
-        with db.connect(autocommit=True) as clean:
-            clean_gold = {t: table_fingerprint(clean, t)[:2] for t in GOLD}
-    finally:
-        os.environ["AIRFLOW_CONN_WAREHOUSE"] = previous
-        with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+            init_schema()
+            for day in _days():
+                load_day(day, run_id=f"clean__{day}", landing_dir=landing)
+                gold_for_day(day, run_id=f"clean__{day}")
+            with db.connect(autocommit=True) as clean:
+                clean_gold = {t: table_fingerprint(clean, t)[:2] for t in GOLD}
+        finally:
+            os.environ["AIRFLOW_CONN_WAREHOUSE"] = previous
     assert scheduled_gold == clean_gold
