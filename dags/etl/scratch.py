@@ -53,6 +53,14 @@ def create_database(admin_uri: str, name: str | None = None, *, prefix: str = "e
     return name
 
 
+def ensure_database(admin_uri: str, name: str) -> str:
+    """Create a database unless it exists; return its name."""
+    with psycopg.connect(admin_uri, autocommit=True) as admin:
+        if not admin.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            admin.execute(f'create database "{name}"')
+    return name
+
+
 def drop_database(admin_uri: str, name: str) -> None:
     with psycopg.connect(admin_uri, autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
