@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from etl.config import PROJECT_ROOT, settings
-from etl.errors import BadInputError
+from etl.errors import BadInputError, UnitBusyError
+from etl.sync.errors import SyncError
 
 SAMPLE = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
 
@@ -127,6 +128,132 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entities(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def cmd_sync_run(args: argparse.Namespace) -> int:
+    from etl.ops import init_schema
+    from etl.sync.runner import next_due, sync_queue
+
+    cfg = settings()
+    if args.sync_command == "github":
+        from etl.sync.github import GitHubSync as Sync
+
+        entities, conn_id = args.repos or list(cfg.github_repos), cfg.github_conn_id
+    else:
+        from etl.sync.jira import JiraSync as Sync
+
+        entities, conn_id = args.projects or list(cfg.jira_projects), cfg.jira_conn_id
+    if not entities:
+        option = "--repos" if args.sync_command == "github" else "--projects"
+        raise BadInputError(
+            f"nothing to sync: give {option} or set ETL_{args.sync_command.upper()}_{option[2:].upper()}"
+        )
+    init_schema()
+    run_id = _cli_run_id(args.sync_command)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    results = sync_queue(
+        lambda: Sync(run_id=run_id, conn_id=conn_id, progress=say),
+        entities,
+        run_id=run_id,
+        full_refresh=args.full_refresh,
+        concurrency=args.concurrency or cfg.sync_concurrency,
+        wait=not args.no_wait,
+        progress=say,
+    )
+    for r in results:
+        counts = f"{r.items} items, {r.pages} pages, {r.skipped} skipped, {r.warnings} warnings, cost {r.api_cost}"
+        print(f"{r.entity}: {r.outcome} ({r.mode or '-'}; {counts}; API {r.api_count}, ours {r.db_count})")
+    if due := next_due(results):
+        print(f"rate limited: run the same command again after {due:%Y-%m-%d %H:%M:%S} UTC")
+        return 75  # EX_TEMPFAIL
+    return 0
+
+
+def cmd_sync_status(args: argparse.Namespace) -> int:
+    from etl.ops import init_schema
+    from etl.sync.report import format_metrics, format_progress, progress, recovery_metrics
+
+    init_schema()
+    if args.sync_command == "metrics":
+        rows = recovery_metrics()
+        print(json.dumps(rows, default=str, indent=2) if args.json else format_metrics(rows))
+    else:
+        rows = progress(args.service)
+        print(json.dumps(rows, default=str, indent=2) if args.json else format_progress(rows))
+    return 0
+
+
+def cmd_sync_set(args: argparse.Namespace) -> int:
+    from etl.ops import init_schema
+    from etl.sync.jobs import Status, set_status
+
+    init_schema()
+    target = Status.PAUSED if args.sync_command == "pause" else Status.PENDING
+    status = set_status(args.service, args.entity, target, reason=f"{args.sync_command}d by hand (etl sync)")
+    print(f"{args.service} {args.entity}: {status}")
+    return 0
+
+
+def cmd_sync_fake_server(args: argparse.Namespace) -> int:
+    from etl.sync.fake import serve
+
+    serve(
+        port=args.port,
+        latency=args.latency_ms / 1000,
+        repos=dict(_sized(item) for item in _entities(args.repos)),
+        projects=dict(_sized(item) for item in _entities(args.projects)),
+        jira_mode=args.jira_mode,
+        github_schema_path=args.github_schema,
+    )
+    return 0
+
+
+def _sized(item: str) -> tuple[str, int]:
+    name, _, count = item.partition(":")
+    return name, int(count or 100)
+
+
+def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
+    sync = sub.add_parser("sync", help="Jira and GitHub syncs").add_subparsers(dest="sync_command", required=True)
+    for service, option, example in (("github", "--repos", "OWNER/NAME,..."), ("jira", "--projects", "KEY,...")):
+        p = sync.add_parser(service, help=f"sync {service} (resumes an interrupted pass where it stopped)")
+        p.add_argument(
+            option, type=_entities, metavar=example, help=f"default: ETL_{service.upper()}_{option[2:].upper()}"
+        )
+        p.add_argument("--full-refresh", action="store_true", help="reprocess everything (idempotent)")
+        p.add_argument("--concurrency", type=int, help="entities synced at once (default: ETL_SYNC_CONCURRENCY)")
+        p.add_argument("--no-wait", action="store_true", help="on a long rate limit, save state and exit 75")
+        p.set_defaults(func=cmd_sync_run)
+    p = sync.add_parser("status", help="per-entity progress: status, cursor, pages, API cost, errors")
+    p.add_argument("--service", choices=["github", "jira"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sync_status)
+    p = sync.add_parser("metrics", help="recoveries and data consistency")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sync_status)
+    for action, what in (
+        ("pause", "stop at the next page and stay paused"),
+        ("resume", "queue a paused or failed job"),
+    ):
+        p = sync.add_parser(action, help=what)
+        p.add_argument("service", choices=["github", "jira"])
+        p.add_argument("entity", help="OWNER/NAME or a project key")
+        p.set_defaults(func=cmd_sync_set)
+    p = sync.add_parser("fake-server", help="a local fake Jira + GitHub to try the syncs without credentials")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--latency-ms", type=float, default=0)
+    p.add_argument("--repos", default="acme/api:250,acme/web:120", help="OWNER/NAME:COUNT,...")
+    p.add_argument("--projects", default="ENG:400,OPS:150", help="KEY:COUNT,...")
+    p.add_argument("--jira-mode", choices=["cloud", "server"], default="cloud")
+    p.add_argument("--github-schema", help="validate queries against this GitHub schema (SDL) too")
+    p.set_defaults(func=cmd_sync_fake_server)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="print the structured JSON logs to stderr")
@@ -169,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_retail_summary)
 
+    _add_sync_parser(sub)
+
     p = sub.add_parser("recover", help="clear a DAG's failed run and re-queue the runs it blocks, in order")
     p.add_argument("dag_id")
     p.add_argument("--dry-run", action="store_true")
@@ -195,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BadInputError, ValueError) as exc:
         print(f"etl: error: {exc}", file=sys.stderr)
         return 2
+    except (SyncError, UnitBusyError) as exc:
+        print(f"etl: failed: {exc}", file=sys.stderr)
+        return 1
     finally:
         from etl.ops.logs import flush_logs
 

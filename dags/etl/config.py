@@ -16,6 +16,10 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _list(name: str, default: str = "") -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
+
+
 def _date(name: str, default: str | None) -> dt.date | None:
     value = _env(name, default or "")
     return dt.date.fromisoformat(value) if value else None
@@ -42,6 +46,25 @@ class Settings:
     retail_end_date: dt.date | None
     retail_file_wait_hours: float
     task_retries: int
+    # Jira and GitHub syncs
+    github_conn_id: str
+    jira_conn_id: str
+    github_repos: tuple[str, ...]  # OWNER/NAME
+    jira_projects: tuple[str, ...]  # project keys
+    jira_jql: str  # an extra JQL restriction ANDed to every project's query
+    jira_fields: tuple[str, ...]
+    sync_page_size: int
+    sync_http_timeout: float
+    sync_http_attempts: int
+    sync_max_sleep_seconds: float  # longer waits save state and free the worker
+    sync_concurrency: int
+    sync_sweep_hours: float
+    github_rate_reserve: int  # stop before the hourly points run out
+    jira_overlap_seconds: float
+    jira_safety_lag_seconds: float
+
+
+JIRA_FIELDS = "summary,status,issuetype,priority,assignee,reporter,created,updated,resolutiondate,labels,project"
 
 
 @cache
@@ -66,4 +89,19 @@ def settings() -> Settings:
         retail_end_date=_date("ETL_RETAIL_END_DATE", None),
         retail_file_wait_hours=float(_env("ETL_RETAIL_FILE_WAIT_HOURS", "6")),
         task_retries=int(_env("ETL_TASK_RETRIES", "3")),
+        github_conn_id=_env("ETL_GITHUB_CONN_ID", "github_default"),
+        jira_conn_id=_env("ETL_JIRA_CONN_ID", "jira_default"),
+        github_repos=_list("ETL_GITHUB_REPOS"),
+        jira_projects=_list("ETL_JIRA_PROJECTS"),
+        jira_jql=_env("ETL_JIRA_JQL", ""),
+        jira_fields=_list("ETL_JIRA_FIELDS", JIRA_FIELDS),
+        sync_page_size=int(_env("ETL_SYNC_PAGE_SIZE", "100")),
+        sync_http_timeout=float(_env("ETL_SYNC_HTTP_TIMEOUT", "30")),
+        sync_http_attempts=int(_env("ETL_SYNC_HTTP_ATTEMPTS", "5")),
+        sync_max_sleep_seconds=float(_env("ETL_SYNC_MAX_SLEEP_SECONDS", "60")),
+        sync_concurrency=int(_env("ETL_SYNC_CONCURRENCY", "4")),
+        sync_sweep_hours=float(_env("ETL_SYNC_SWEEP_HOURS", "24")),
+        github_rate_reserve=int(_env("ETL_GITHUB_RATE_RESERVE", "50")),
+        jira_overlap_seconds=float(_env("ETL_JIRA_OVERLAP_SECONDS", "300")),
+        jira_safety_lag_seconds=float(_env("ETL_JIRA_SAFETY_LAG_SECONDS", "60")),
     )

@@ -139,9 +139,25 @@ def advisory_lock(conn: psycopg.Connection, key: str, *, shared: bool = False) -
             function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
             conn.execute(pgsql.SQL("select {}(hashtextextended(%s, 0))").format(pgsql.Identifier(function)), (key,))
     except psycopg.errors.LockNotAvailable as exc:
-        holder = conn.execute(load_sql("ops/select_lock_holder"), {"key": key}).fetchone()
-        who = f"pid {holder[0]} ({holder[1]}), since {holder[2]:%Y-%m-%d %H:%M:%S}" if holder else "another session"
-        raise UnitBusyError(f"{key} is being written by {who}; try again when it finishes") from exc
+        raise UnitBusyError(f"{key} is being written by {lock_holder(conn, key)}; try again when it finishes") from exc
+
+
+def try_session_lock(conn: psycopg.Connection, key: str) -> bool:
+    """Take the session-level advisory lock ``key`` if free; held until the connection closes.
+
+    For work spanning many transactions (a sync of one entity): a process killed mid-way
+    loses its connection, and with it the lock, so the next worker can tell it is gone.
+    """
+    return conn.execute("select pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]
+
+
+def lock_holder(conn: psycopg.Connection, key: str) -> str:
+    """Who holds the advisory lock ``key``, for error messages."""
+    holder = conn.execute(load_sql("ops/select_lock_holder"), {"key": key}).fetchone()
+    if not holder:
+        return "another session"
+    since = f", since {holder[2]:%Y-%m-%d %H:%M:%S}" if holder[2] else ""
+    return f"pid {holder[0]} ({holder[1]}){since}"
 
 
 @contextmanager

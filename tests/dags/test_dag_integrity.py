@@ -24,7 +24,7 @@ def dagbag() -> DagBag:
 
 def test_no_import_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"retail_daily", "retail_gold_rebuild"}
+    assert set(dagbag.dag_ids) == {"retail_daily", "retail_gold_rebuild", "engineering_sync"}
 
 
 def test_shared_code_is_not_parsed_as_dags(dagbag: DagBag) -> None:
@@ -147,3 +147,59 @@ def test_missing_landing_file_is_waited_for_then_fails_naming_it(
     arrived = poke(data_interval_start=start, data_interval_end=start + dt.timedelta(days=1))
     assert arrived.is_done is True
     assert arrived.xcom_value == str(tmp_path / "retail_2011-01-30.csv")
+
+
+def test_engineering_sync_schedule_and_params(dagbag: DagBag) -> None:
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = dagbag.dags["engineering_sync"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert dag.timetable.expression == "0 * * * *"  # hourly
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert set(dag.params) == {"full_refresh", "repos", "projects"}
+    assert dag.params["full_refresh"] is False
+
+
+def test_engineering_sync_maps_one_task_per_entity_in_per_service_pools(dagbag: DagBag) -> None:
+    import json
+
+    from etl.config import PROJECT_ROOT
+
+    dag = dagbag.dags["engineering_sync"]
+    pools = json.loads((PROJECT_ROOT / "include" / "airflow" / "pools.json").read_text())
+    for task_id, pool, operator in (
+        ("sync_github", "github_api", "GitHubSyncOperator"),
+        ("sync_jira", "jira_api", "JiraSyncOperator"),
+    ):
+        task = dag.get_task(task_id)
+        assert task.pool == pool
+        assert pool in pools
+        assert task.operator_name == operator
+        assert task.upstream_task_ids == {"ensure_schema", "repos" if pool == "github_api" else "projects"}
+        assert task.retries >= 2
+
+
+@pytest.mark.parametrize(
+    ("params", "valid"),
+    [
+        ({"repos": ["acme/api"], "projects": ["ENG"], "full_refresh": True}, True),
+        ({"repos": ["not a repo"]}, False),
+        ({"projects": ["eng"]}, False),
+        ({"full_refresh": "yes"}, False),
+    ],
+)
+def test_engineering_sync_params_are_validated(dagbag: DagBag, params: dict, valid: bool) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    def trigger_with() -> None:
+        conf = copy.deepcopy(dagbag.dags["engineering_sync"].params)
+        for key, value in params.items():
+            conf[key] = value  # validated against the Param's schema
+        conf.validate()
+
+    if valid:
+        trigger_with()
+    else:
+        with pytest.raises(ParamValidationError, match="Invalid input for param"):
+            trigger_with()

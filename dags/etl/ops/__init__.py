@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from etl import db
 
-SCHEMA_SCRIPTS = ("ops/create_ops_schema", "retail/create_retail_schema")
+SCHEMA_SCRIPTS = (
+    "ops/create_ops_schema",
+    "retail/create_retail_schema",
+    "sync/create_sync_schema",
+    "sync/create_sync_functions",
+    "sync/create_sync_views",
+)
 
 
 def init_schema() -> list[str]:

@@ -6,7 +6,7 @@ with lock_key as (
 select
     activity.pid,
     coalesce(nullif(activity.application_name, ''), activity.usename::text) as holder,
-    activity.xact_start
+    coalesce(activity.xact_start, activity.backend_start) as since
 from pg_locks as locks
 cross join lock_key
 inner join pg_stat_activity as activity on locks.pid = activity.pid
@@ -16,5 +16,5 @@ where
     and locks.classid = ((lock_key.k >> 32) & 4294967295)::oid
     and locks.objid = (lock_key.k & 4294967295)::oid
     and locks.objsubid = 1
-order by activity.xact_start
+order by since
 limit 1;

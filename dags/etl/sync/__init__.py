@@ -1,0 +1,1 @@
+"""Jira and GitHub syncs."""

@@ -1,0 +1,244 @@
+"""Jira issues into sync.jira_issues, checkpointed per project on an ``(updated, id)`` keyset.
+
+A walk freezes its bounds when it starts: the upper one at ``now - safety lag`` (Jira's
+search is eventually consistent), the lower one at the watermark minus an overlap window,
+both in epoch milliseconds (JQL date literals would be read in the API user's time zone).
+Every page is a fresh query from the keyset of the last committed page:
+
+    project = "ENG" AND updated >= <keyset ms> AND updated <= <upper ms>
+        AND id NOT IN (<ids already read at that very millisecond>) ORDER BY updated ASC, key ASC
+
+so an issue updated during the walk (it leaves the window, to be read by the next pass)
+never shifts the pages the way offset or token paging would, and issues sharing the
+boundary millisecond are neither skipped nor read twice. Each page is upserted with its
+keyset in ONE transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+
+from psycopg.types.json import Jsonb
+
+from etl import db, failpoints
+from etl.config import settings
+from etl.ops.logs import PipelineLogger
+from etl.sync.errors import CorruptPageError, RecordError
+from etl.sync.hooks.jira import JiraHook
+from etl.sync.jobs import EntityRun, Job, config_hash, utcnow
+from etl.sync.runner import Progress, ServiceSync
+
+PIPELINE = "jira_sync"
+PROJECT = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
+SWEEP_PAGE_SIZE = 1000
+JIRA_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
+
+
+def epoch_ms(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _ts(value: object, *, optional: bool = False) -> dt.datetime | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"not a timestamp: {value!r}")
+    try:
+        return dt.datetime.strptime(value, JIRA_TIME)
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise RecordError(f"not a timestamp: {value!r}") from None
+        if parsed.tzinfo is None:
+            raise RecordError(f"timestamp without time zone: {value!r}") from None
+        return parsed
+
+
+def _name(value: object, key: str = "name") -> str | None:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def issue_row(project: str, issue: dict) -> dict:
+    """A Jira issue as a row of sync.jira_issues, or RecordError."""
+    try:
+        fields = issue["fields"]
+        status = fields.get("status")
+        return {
+            "id": int(issue["id"]),
+            "key": str(issue["key"]),
+            "project_key": project,
+            "summary": fields.get("summary"),
+            "status": _name(status),
+            "status_category": _name(status.get("statusCategory") if isinstance(status, dict) else None, "key"),
+            "issue_type": _name(fields.get("issuetype")),
+            "priority": _name(fields.get("priority")),
+            "assignee": _name(fields.get("assignee"), "displayName"),
+            "reporter": _name(fields.get("reporter"), "displayName"),
+            "created_at": _ts(fields["created"]),
+            "updated_at": _ts(fields["updated"]),
+            "resolved_at": _ts(fields.get("resolutiondate"), optional=True),
+            "labels": [str(label) for label in fields.get("labels") or []],
+            "fields": Jsonb(fields),
+        }
+    except RecordError as exc:
+        raise RecordError(f"issue {issue.get('key', '?')}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RecordError(f"issue {issue.get('key', '?')}: bad or missing {exc}") from None
+
+
+class JiraSync(ServiceSync):
+    """The phases of a project's pass (see etl.sync.runner)."""
+
+    service = "jira"
+    pipeline = PIPELINE
+    table = "jira_issues"
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        conn_id: str | None = None,
+        log: PipelineLogger | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        super().__init__(run_id=run_id, log=log or PipelineLogger(PIPELINE, run_id, stage="sync"), progress=progress)
+        cfg = settings()
+        self.hook = JiraHook(conn_id)
+        self.fields = list(cfg.jira_fields)
+        self.jql_filter = cfg.jira_jql
+        self.overlap = dt.timedelta(seconds=cfg.jira_overlap_seconds)
+        self.safety_lag = dt.timedelta(seconds=cfg.jira_safety_lag_seconds)
+
+    def config_hash(self) -> str:
+        return config_hash(jql=self.jql_filter, fields=sorted(self.fields))
+
+    def validate_entity(self, entity: str) -> None:
+        if not PROJECT.match(entity):
+            raise ValueError(f"{entity!r} is not a Jira project key (A-Z, 0-9, _)")
+
+    def row(self, entity: str, record: dict) -> dict:
+        return issue_row(entity, record)
+
+    def record_number(self, record: dict) -> int:
+        return int(record["id"]) if str(record.get("id", "")).isdigit() else 0
+
+    def scope(self, project: str) -> list[str]:
+        """The JQL restriction every query of the project starts with."""
+        clauses = [f'project = "{project}"']
+        if self.jql_filter:
+            clauses.append(f"({self.jql_filter})")
+        return clauses
+
+    def page_jql(self, project: str, job: Job) -> str:
+        clauses = self.scope(project)
+        lower = job.keyset_ts or job.walk_lower
+        if lower is not None:
+            clauses.append(f"updated >= {epoch_ms(lower)}")
+        clauses.append(f"updated <= {epoch_ms(job.walk_upper)}")  # type: ignore[arg-type]
+        if job.keyset_ids:
+            clauses.append(f"id NOT IN ({', '.join(job.keyset_ids)})")
+        return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+
+    def walk(self, run: EntityRun) -> None:
+        if run.job.walk_upper is None:  # freeze this walk's bounds before its first page
+            job = run.job
+            lower = job.watermark_ts - self.overlap if job.mode == "incremental" and job.watermark_ts else None
+            run.commit(lambda conn: None, replace(job, walk_lower=lower, walk_upper=utcnow() - self.safety_lag))
+        while True:
+            job = run.job
+            page, size = self.hook.search_page(
+                self.page_jql(run.entity, job), fields=self.fields, max_results=job.page_size
+            )
+            failpoints.reach("jira.page.fetched")
+            rows, rejects = self.split(run.entity, page.issues)
+            done = page.is_last or not page.issues
+            keyset_ts, keyset_ids = job.keyset_ts, list(job.keyset_ids)
+            if rows:
+                last = max(r["updated_at"] for r in rows)
+                at_last = [str(r["id"]) for r in rows if r["updated_at"] == last]
+                keyset_ids = sorted({*keyset_ids, *at_last}, key=int) if last == keyset_ts else at_last
+                keyset_ts = last
+            elif not done:
+                raise CorruptPageError(f"Jira {run.entity}: a page of {len(page.issues)} issues, none readable")
+            checkpoint = replace(
+                job,
+                keyset_ts=keyset_ts,
+                keyset_ids=keyset_ids,
+                walk_top_ts=keyset_ts,
+                walk_top_id=max(keyset_ids, key=int) if keyset_ids else job.walk_top_id,
+                page_size=size,
+                pages=job.pages + 1,
+                items=job.items + len(rows),
+                skipped=job.skipped + len(rejects),
+                warnings=job.warnings + bool(rejects),
+                api_cost=job.api_cost + 1,
+                total_processed=job.total_processed + len(rows),
+                api_count=page.total if page.total is not None else job.api_count,
+            )
+            if done:
+                checkpoint = replace(checkpoint, phase=self.next_phase(run, "walk"))
+            run.commit(
+                lambda conn, rows=rows, rejects=rejects: self.write_rows(conn, run.entity, rows, rejects), checkpoint
+            )
+            self.report(run, f"page {run.job.pages}: {len(rows)} issues")
+            if done:
+                return
+
+    def sweep(self, run: EntityRun) -> None:
+        """Every id Jira still lists (keyset on the issue key), then soft-delete the rest."""
+        while True:
+            job = run.job
+            clauses = self.scope(run.entity)
+            if job.cursor:
+                clauses.append(f'key > "{job.cursor}"')
+            page = self.hook.search(
+                " AND ".join(clauses) + " ORDER BY key ASC", fields=["id"], max_results=SWEEP_PAGE_SIZE
+            )
+            ids = [str(issue["id"]) for issue in page.issues if issue.get("id")]
+            done = page.is_last or not page.issues
+            checkpoint = replace(job, cursor=None if done else str(page.issues[-1]["key"]), api_cost=job.api_cost + 1)
+            if done:
+                checkpoint = replace(checkpoint, phase=self.next_phase(run, "sweep"), last_sweep_at=utcnow())
+            first = job.cursor is None
+            run.commit(
+                lambda conn, ids=ids, done=done, first=first: self.write_sweep_page(
+                    conn, run.entity, ids, first=first, done=done
+                ),
+                checkpoint,
+                point="sweep",
+            )
+            if done:
+                self.report(run, "id sweep done")
+                return
+
+    def reconcile(self, run: EntityRun) -> None:
+        """Jira's count of the project (up to the walk's upper bound) against our live rows."""
+        job = run.job
+        upper = job.walk_upper or utcnow()
+        theirs = self.hook.count(" AND ".join([*self.scope(run.entity), f"created <= {epoch_ms(upper)}"]))
+        ours = db.run_sql(run.conn, "sync/count_jira_issues", {"project": run.entity, "upper": upper}).fetchone()[0]
+        mismatch = theirs != ours
+        if mismatch:
+            self.log.warning(
+                "%s: Jira counts %d issues, we hold %d",
+                run.entity,
+                theirs,
+                ours,
+                metadata={"api_count": theirs, "db_count": ours},
+            )
+        run.commit(
+            lambda conn: None,
+            replace(
+                job,
+                phase=self.next_phase(run, "reconcile"),
+                api_count=theirs,
+                db_count=ours,
+                reconciled_at=utcnow(),
+                warnings=job.warnings + mismatch,
+                api_cost=job.api_cost + 1,
+            ),
+            point="reconcile",
+        )

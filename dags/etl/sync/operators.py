@@ -1,0 +1,114 @@
+"""Airflow operators for the syncs: one entity per task instance, freed while rate limited.
+
+Each operator runs ``etl.sync.runner.sync_entity`` (the code path of ``etl sync``): it resumes
+the entity's pass from its checkpoint, or starts the next one. A rate limit that asks for a
+long wait leaves the job PENDING with ``next_retry_at`` and defers the task on a
+``DateTimeTrigger`` until then, so no worker slot is held while waiting. A corrupt page or a
+refused request fails the task without retries: it needs a person (``etl sync resume``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from etl.sync.runner import ServiceSync
+
+
+class _SyncOperator(BaseOperator):
+    """Sync one entity of a service; subclasses name it and build the service's sync."""
+
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, full_refresh: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.full_refresh = full_refresh
+
+    @property
+    def entity(self) -> str:
+        raise NotImplementedError
+
+    def make_sync(self, run_id: str) -> ServiceSync:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> dict:
+        return self._sync(context)
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict:
+        """Back from the rate-limit wait: resume from the checkpoint."""
+        return self._sync(context)
+
+    def _sync(self, context: Context) -> dict:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        from etl.sync.errors import ApiRequestError, CorruptPageError
+        from etl.sync.runner import sync_entity
+
+        run_id = context["run_id"]
+        try:
+            result = sync_entity(
+                self.make_sync(run_id), self.entity, run_id=run_id, full_refresh=_truthy(self.full_refresh)
+            )
+        except (ApiRequestError, CorruptPageError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        if result.outcome == "waiting" and result.next_retry_at:
+            self.log.info("%s: rate limited; deferring until %s", self.entity, result.next_retry_at)
+            self.defer(trigger=DateTimeTrigger(moment=result.next_retry_at), method_name="execute_complete")
+        if result.outcome == "paused":
+            raise AirflowSkipException(f"{self.entity} is paused: `etl sync resume` to go on")
+        return result.as_dict()
+
+
+class GitHubSyncOperator(_SyncOperator):
+    """Sync one repository's pull requests (cursor-based; see etl.sync.github)."""
+
+    template_fields: Sequence[str] = ("repo", "full_refresh", "github_conn_id")
+
+    def __init__(
+        self, *, repo: str, full_refresh: bool = False, github_conn_id: str = "github_default", **kwargs: Any
+    ) -> None:
+        super().__init__(full_refresh=full_refresh, **kwargs)
+        self.repo = repo
+        self.github_conn_id = github_conn_id
+
+    @property
+    def entity(self) -> str:
+        return self.repo
+
+    def make_sync(self, run_id: str) -> ServiceSync:
+        from etl.sync.github import GitHubSync
+
+        return GitHubSync(run_id=run_id, conn_id=self.github_conn_id)
+
+
+class JiraSyncOperator(_SyncOperator):
+    """Sync one project's issues (checkpoint-based; see etl.sync.jira)."""
+
+    template_fields: Sequence[str] = ("project", "full_refresh", "jira_conn_id")
+
+    def __init__(
+        self, *, project: str, full_refresh: bool = False, jira_conn_id: str = "jira_default", **kwargs: Any
+    ) -> None:
+        super().__init__(full_refresh=full_refresh, **kwargs)
+        self.project = project
+        self.jira_conn_id = jira_conn_id
+
+    @property
+    def entity(self) -> str:
+        return self.project
+
+    def make_sync(self, run_id: str) -> ServiceSync:
+        from etl.sync.jira import JiraSync
+
+        return JiraSync(run_id=run_id, conn_id=self.jira_conn_id)
+
+
+def _truthy(value: object) -> bool:
+    """A templated flag: native True/False, or the text a non-native template renders."""
+    return value is True or str(value).strip().lower() in {"true", "1", "yes"}

@@ -1,0 +1,262 @@
+"""Drive one entity through its pass, and a queue of entities for the CLI.
+
+A pass is a sequence of phases, each made of pages committed with their checkpoint:
+
+    walk       the changed records, page by page (all of them in a full pass)
+    recheck    records still open in our tables that the walk did not reach (GitHub)
+    sweep      the id-only listing that soft-deletes what the API no longer returns
+    reconcile  the API's count against ours; a mismatch is a warning with both numbers
+
+The phase under way is part of the checkpoint, so a resumed pass goes on where it stopped.
+Both the Airflow operators and ``etl sync`` call ``sync_entity``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+
+from etl import db
+from etl.config import settings
+from etl.ops.logs import PipelineLogger, flush_logs, redact
+from etl.ops.runs import record_run
+from etl.sync.errors import ApiRequestError, CorruptPageError, JobPausedError, RateLimitWait, RecordError
+from etl.sync.jobs import PHASES, EntityResult, EntityRun, Status, utcnow
+
+Progress = Callable[[str], None]
+Reject = tuple[dict, str]  # (the record as delivered, why it was skipped)
+
+
+class ServiceSync:
+    """What a service (GitHub, Jira) plugs into the runner: one method per phase."""
+
+    service: str
+    pipeline: str
+    table: str  # sync.<table>, upserted by include/sql/sync/upsert_<table>.sql
+    has_recheck = False
+
+    def __init__(self, *, run_id: str, log: PipelineLogger, progress: Progress | None = None) -> None:
+        self.run_id = run_id
+        self.log = log
+        self.progress = progress or (lambda line: None)
+
+    def config_hash(self) -> str:
+        raise NotImplementedError
+
+    def validate_entity(self, entity: str) -> None:
+        raise NotImplementedError
+
+    def page_size(self) -> int:
+        return settings().sync_page_size
+
+    def next_phase(self, run: EntityRun, phase: str) -> str | None:
+        """The phase after ``phase`` in this pass (None: the pass is complete)."""
+        for following in PHASES[PHASES.index(phase) + 1 :]:
+            if following == "recheck" and not (self.has_recheck and run.job.mode == "incremental"):
+                continue
+            if following == "sweep" and not run.sweep_due(settings().sync_sweep_hours):
+                continue
+            return following
+        return None
+
+    def report(self, run: EntityRun, what: str) -> None:
+        """A progress line: to the task log (JSON) and to the CLI."""
+        job = run.job
+        line = (
+            f"{run.entity}: {what} (pass: {job.pages} pages, {job.items} items, "
+            f"{job.skipped} skipped, cost {job.api_cost}"
+            + (f", {job.rate_remaining} points left" if job.rate_remaining is not None else "")
+            + ")"
+        )
+        self.log.info("%s", line, metadata={"entity": run.entity, "phase": job.phase, "pages": job.pages})
+        self.progress(line)
+
+    def split(self, entity: str, records: list[dict]) -> tuple[list[dict], list[Reject]]:
+        """Valid rows, and the records that fail validation with the reason."""
+        rows, rejects = [], []
+        for record in records:
+            try:
+                rows.append(self.row(entity, record))
+            except RecordError as exc:
+                rejects.append((record, str(exc)))
+        for _, reason in rejects:
+            self.log.warning("%s: skipped a record: %s", entity, reason)
+        return rows, rejects
+
+    def row(self, entity: str, record: dict) -> dict:
+        """One API record as a table row, or RecordError."""
+        raise NotImplementedError
+
+    def write_rows(self, conn: psycopg.Connection, entity: str, rows: list[dict], rejects: list[Reject]) -> None:
+        """Upsert a page's rows and keep its rejects in ops.rejected_rows (line = the record's number)."""
+        with conn.cursor() as cur:
+            if rows:
+                cur.executemany(db.load_sql(f"sync/upsert_{self.table}"), rows)
+            if rejects:
+                cur.executemany(
+                    db.load_sql("sync/upsert_rejected_record"),
+                    [
+                        {
+                            "pipeline_name": self.pipeline,
+                            "source": f"{self.service}:{entity}",
+                            "line": self.record_number(record),
+                            "raw": json.dumps(record, default=str)[:8000],
+                            "reason": reason,
+                            "unit_key": entity,
+                            "run_id": self.run_id,
+                        }
+                        for record, reason in rejects
+                    ],
+                )
+
+    def record_number(self, record: dict) -> int:
+        raise NotImplementedError
+
+    def write_sweep_page(
+        self, conn: psycopg.Connection, entity: str, ids: list[str], *, first: bool, done: bool
+    ) -> None:
+        """One page of the id-only sweep; after the last, soft-delete what was not listed."""
+        params = {"service": self.service, "entity": entity}
+        if first:  # ids left by a sweep that was abandoned (its pass restarted)
+            db.run_sql(conn, "sync/clear_sweep_ids", params)
+        db.run_sql(conn, "sync/insert_sweep_ids", {**params, "ids": ids})
+        if done:
+            db.run_sql(conn, f"sync/apply_{self.service}_sweep", params)
+            db.run_sql(conn, "sync/clear_sweep_ids", params)
+
+    def walk(self, run: EntityRun) -> None:
+        raise NotImplementedError
+
+    def recheck(self, run: EntityRun) -> None:
+        raise NotImplementedError
+
+    def sweep(self, run: EntityRun) -> None:
+        raise NotImplementedError
+
+    def reconcile(self, run: EntityRun) -> None:
+        raise NotImplementedError
+
+
+def sync_entity(sync: ServiceSync, entity: str, *, run_id: str, full_refresh: bool = False) -> EntityResult:
+    """Run (or resume) ``entity``'s pass to its end, or to a documented stop.
+
+    Outcomes: finished | waiting (rate limited: PENDING until next_retry_at) | paused |
+    skipped (already finished in this run). Errors leave the job FAILED with the error kept
+    and are raised: a corrupt page or a refused request also sets needs_attention, so only
+    ``etl sync resume`` (not the next run) retries it.
+    """
+    sync.validate_entity(entity)
+    started = time.monotonic()
+    ledger_id = f"{run_id}:{entity}"
+    with EntityRun(
+        sync.service, entity, run_id=run_id, config_hash=sync.config_hash(), full_refresh=full_refresh, log=sync.log
+    ) as run:
+        why_not = run.start(default_page_size=sync.page_size())
+        if why_not == "needs attention":
+            raise ApiRequestError(
+                f"{sync.service} {entity} failed and needs attention: {run.job.last_error}. "
+                f"Fix the cause, then `etl sync resume {sync.service} {entity}`"
+            )
+        if why_not is not None:
+            outcome = {"finished": "skipped", "paused": "paused", "waiting": "waiting"}[why_not]
+            return run.result(outcome, f"{entity}: {why_not}")
+        _ledger(sync, ledger_id, run, "running")
+        try:
+            while run.job.phase is not None:
+                getattr(sync, run.job.phase)(run)
+            run.finish()
+        except RateLimitWait as exc:
+            run.wait(exc.until, str(exc))
+            sync.report(run, f"waiting until {exc.until:%H:%M:%S} UTC: {exc}")
+            return run.result("waiting")
+        except JobPausedError as exc:
+            sync.report(run, str(exc))
+            return run.result("paused")
+        except (CorruptPageError, ApiRequestError) as exc:
+            run.fail(exc, attention=True)
+            _ledger(sync, ledger_id, run, "failed", error=str(exc))
+            raise
+        except Exception as exc:
+            run.fail(exc, attention=False)
+            _ledger(sync, ledger_id, run, "failed", error=str(exc))
+            raise
+        finally:
+            flush_logs()
+        _ledger(sync, ledger_id, run, "success")
+        sync.report(run, f"{run.job.status_reason} in {time.monotonic() - started:.1f} s")
+        return run.result("finished")
+
+
+def _ledger(sync: ServiceSync, ledger_id: str, run: EntityRun, status: str, error: str | None = None) -> None:
+    """The entity's row in ops.pipeline_runs (records in = fetched, rejected = skipped)."""
+    job = run.job
+    with run.conn.transaction():
+        record_run(
+            run.conn,
+            sync.pipeline,
+            ledger_id,
+            status=status,
+            records_in=job.items + job.skipped,
+            records_out=job.items,
+            records_rejected=job.skipped,
+            error=redact(error) if error else None,
+            metadata={"entity": run.entity, "mode": job.mode, "pages": job.pages, "api_cost": job.api_cost},
+        )
+
+
+def sync_queue(
+    make_sync: Callable[[], ServiceSync],
+    entities: list[str],
+    *,
+    run_id: str,
+    full_refresh: bool = False,
+    concurrency: int = 1,
+    wait: bool = True,
+    progress: Progress | None = None,
+) -> list[EntityResult]:
+    """The CLI's queue: every entity to the end of its pass, ``concurrency`` at a time.
+
+    Entities that are rate limited come back when their ``next_retry_at`` is due (``wait``)
+    or are reported as waiting. A failing entity does not stop the others; the first
+    error is raised once all have run. Each thread has its own hook and connection.
+    """
+    say = progress or (lambda line: None)
+    results: dict[str, EntityResult] = {}
+    errors: list[BaseException] = []
+
+    def one(entity: str) -> None:
+        try:
+            results[entity] = sync_entity(make_sync(), entity, run_id=run_id, full_refresh=full_refresh)
+        except Exception as exc:
+            say(f"{entity}: FAILED: {redact(str(exc))}")
+            errors.append(exc)
+
+    queue = list(dict.fromkeys(entities))
+    while queue:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="sync") as pool:
+            list(pool.map(one, queue))
+        waiting = [e for e in queue if e in results and results[e].outcome == "waiting"]
+        if not waiting or not wait:
+            break
+        until = min(results[e].next_retry_at or utcnow() for e in waiting)
+        pause = max(0.0, (until - utcnow()).total_seconds())
+        say(f"rate limited: waiting {pause:.0f} s until {until:%H:%M:%S} UTC for {', '.join(waiting)} (state is saved)")
+        time.sleep(pause + 0.5)
+        queue = waiting
+    if errors:
+        raise errors[0]
+    return [results[e] for e in dict.fromkeys(entities) if e in results]
+
+
+def next_due(results: list[EntityResult]) -> dt.datetime | None:
+    """The earliest ``next_retry_at`` among waiting entities (when to come back)."""
+    times = [r.next_retry_at for r in results if r.outcome == "waiting" and r.next_retry_at]
+    return min(times) if times else None
+
+
+__all__ = ["EntityResult", "ServiceSync", "Status", "next_due", "sync_entity", "sync_queue"]
