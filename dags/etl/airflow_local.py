@@ -28,12 +28,14 @@ from typing import IO, NamedTuple
 import httpx
 import psutil
 
+from etl.config import PROJECT_ROOT
 from etl.recovery import AirflowApi
 
 log = logging.getLogger(__name__)
 
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+POOLS = PROJECT_ROOT / "include" / "airflow" / "pools.json"
 
 
 def free_port() -> int:
@@ -167,6 +169,7 @@ class LocalAirflow:
         started = time.monotonic()
         self.cli("db", "migrate", timeout=300)
         log.info("airflow db migrate took %.1f s", time.monotonic() - started)
+        self.cli("pools", "import", str(POOLS))  # the per-service API pools the sync DAG uses
 
         env = self.environ()
         for name in COMPONENTS:

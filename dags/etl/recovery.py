@@ -174,6 +174,10 @@ class AirflowApi:
             json={"dry_run": dry_run, "only_failed": only_failed},
         )
 
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
+        """Start a manual run now (no logical date), with ``conf`` as its Params."""
+        return self.request("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+
     def set_run_state(self, dag_id: str, run_id: str, state: str) -> dict:
         """Set a run's state: ``queued``, ``success`` or ``failed``."""
         return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state})

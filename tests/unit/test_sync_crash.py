@@ -43,6 +43,12 @@ JIRA_CASES = [
     ("jira.sweep.checkpointed:1", "ENG", False),
     ("jira.reconcile.upserted:1", "ENG", False),
 ]
+# the quick subset (make test-quick) keeps the case the issue names; CI runs them all
+QUICK = {"github.page.upserted:3", "jira.page.upserted:2"}
+
+
+def cases(rows: list[tuple]) -> list:
+    return [pytest.param(*row, id=row[0], marks=() if row[0] in QUICK else pytest.mark.slow) for row in rows]
 
 
 def etl_sync(service: str, entities: dict, failpoint: str | None = None) -> subprocess.CompletedProcess:
@@ -79,7 +85,7 @@ def kill_and_resume(fake, conn, service: str, entities: dict, failpoint: str, ki
     assert path[-3:] == [("FAILED", "PENDING"), ("PENDING", "RUNNING"), ("RUNNING", "FINISHED")]
 
 
-@pytest.mark.parametrize(("failpoint", "killed", "incremental"), GITHUB_CASES, ids=[c[0] for c in GITHUB_CASES])
+@pytest.mark.parametrize(("failpoint", "killed", "incremental"), cases(GITHUB_CASES))
 def test_github_sync_survives_sigkill(sync_env, conn, failpoint, killed, incremental):
     for repo, count in REPOS.items():
         sync_env.github.add_repo(repo, count=count, seed=11)
@@ -90,7 +96,7 @@ def test_github_sync_survives_sigkill(sync_env, conn, failpoint, killed, increme
     assert conn.execute("select count(*) from sync.github_pull_requests").fetchone()[0] == sum(REPOS.values())
 
 
-@pytest.mark.parametrize(("failpoint", "killed", "incremental"), JIRA_CASES, ids=[c[0] for c in JIRA_CASES])
+@pytest.mark.parametrize(("failpoint", "killed", "incremental"), cases(JIRA_CASES))
 def test_jira_sync_survives_sigkill(sync_env, conn, failpoint, killed, incremental):
     for project, count in PROJECTS.items():
         sync_env.jira.add_project(project, count=count, seed=11)

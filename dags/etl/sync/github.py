@@ -120,7 +120,7 @@ class GitHubSync(ServiceSync):
                 if job.cursor is None:
                     raise
                 self.log.warning("%s: %s; restarting the walk from the top, bounded by the watermark", run.entity, exc)
-                run.commit(lambda conn: None, replace(job, cursor=None, warnings=job.warnings + 1))
+                run.commit(lambda conn: None, replace(job, cursor=None, warnings=job.warnings + 1), point="cursor")
                 continue
             failpoints.reach("github.page.fetched")
             rows, rejects = self.split(run.entity, page.nodes)

@@ -146,7 +146,9 @@ class JiraSync(ServiceSync):
         if run.job.walk_upper is None:  # freeze this walk's bounds before its first page
             job = run.job
             lower = job.watermark_ts - self.overlap if job.mode == "incremental" and job.watermark_ts else None
-            run.commit(lambda conn: None, replace(job, walk_lower=lower, walk_upper=utcnow() - self.safety_lag))
+            run.commit(
+                lambda conn: None, replace(job, walk_lower=lower, walk_upper=utcnow() - self.safety_lag), point="bounds"
+            )
         while True:
             job = run.job
             page, size = self.hook.search_page(

@@ -1,7 +1,7 @@
 """A fake GitHub GraphQL API: repositories' pull requests, keyset cursors, rate-limit accounting.
 
 Every query is validated (against GitHub's real schema when given one) and executed with
-graphql-core against ``include/graphql/github/schema_subset.graphql``, the part of GitHub's
+graphql-core against ``github_schema_subset.graphql`` (beside this module), the part of GitHub's
 schema our queries use.
 """
 
@@ -35,12 +35,10 @@ from graphql import (
 )
 from graphql.utilities import value_from_ast_untyped
 
-from etl.config import PROJECT_ROOT
 from etl.sync.fake.faults import Fault
 from etl.sync.fake.protocol import IDS, NODES, OTHER, PAGE, Call, Reply, Request, edited, spread_times, title
 
-GRAPHQL_DIR = PROJECT_ROOT / "include" / "graphql" / "github"
-SUBSET_SCHEMA = GRAPHQL_DIR / "schema_subset.graphql"
+SUBSET_SCHEMA = Path(__file__).with_name("github_schema_subset.graphql")
 RATE_LIMIT = 5000  # points per hour
 MAX_PAGE = 100
 FIRST_DATABASE_ID = 2_000_000_001  # above 2**31, as on github.com: why fullDatabaseId is a BigInt
