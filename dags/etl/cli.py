@@ -25,7 +25,8 @@ def _date(value: str) -> dt.date:
 
 
 def _cli_run_id(suffix: str = "") -> str:
-    return f"cli__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}" + (f"__{suffix}" if suffix else "")
+    """A run id of its own for every invocation (microseconds: two commands in one second differ)."""
+    return f"cli__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S.%f}" + (f"__{suffix}" if suffix else "")
 
 
 def cmd_init(args: argparse.Namespace) -> int:

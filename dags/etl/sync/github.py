@@ -10,7 +10,6 @@ restarts the walk from the top, bounded by the watermark.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import replace
 
@@ -19,26 +18,12 @@ from etl.ops.logs import PipelineLogger
 from etl.sync.errors import InvalidCursorError, RecordError
 from etl.sync.hooks.github import GitHubHook, load_query
 from etl.sync.jobs import EntityRun, config_hash, utcnow
-from etl.sync.runner import Progress, ServiceSync
+from etl.sync.runner import Progress, ServiceSync, timestamp
 
 PIPELINE = "github_sync"
 REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 STATES = {"OPEN", "CLOSED", "MERGED"}
 RECHECK_BATCH = 100  # nodes(ids:) takes at most 100
-
-
-def _ts(value: object, *, optional: bool = False) -> dt.datetime | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"not a timestamp: {value!r}")
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise RecordError(f"not a timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise RecordError(f"timestamp without time zone: {value!r}")
-    return parsed
 
 
 def pull_request_row(repo: str, node: dict) -> dict:
@@ -58,10 +43,10 @@ def pull_request_row(repo: str, node: dict) -> dict:
             "state": state,
             "is_draft": bool(node["isDraft"]),
             "author_login": (node.get("author") or {}).get("login"),
-            "created_at": _ts(node["createdAt"]),
-            "updated_at": _ts(node["updatedAt"]),
-            "closed_at": _ts(node.get("closedAt"), optional=True),
-            "merged_at": _ts(node.get("mergedAt"), optional=True),
+            "created_at": timestamp(node["createdAt"]),
+            "updated_at": timestamp(node["updatedAt"]),
+            "closed_at": timestamp(node.get("closedAt"), optional=True),
+            "merged_at": timestamp(node.get("mergedAt"), optional=True),
             "additions": int(node["additions"]),
             "deletions": int(node["deletions"]),
             "changed_files": int(node["changedFiles"]),

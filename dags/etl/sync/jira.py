@@ -20,41 +20,21 @@ import datetime as dt
 import re
 from dataclasses import replace
 
-from psycopg.types.json import Jsonb
-
 from etl import db, failpoints
 from etl.config import settings
 from etl.ops.logs import PipelineLogger
 from etl.sync.errors import CorruptPageError, RecordError
 from etl.sync.hooks.jira import JiraHook
 from etl.sync.jobs import EntityRun, Job, config_hash, utcnow
-from etl.sync.runner import Progress, ServiceSync
+from etl.sync.runner import Progress, ServiceSync, timestamp
 
 PIPELINE = "jira_sync"
 PROJECT = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 SWEEP_PAGE_SIZE = 1000
-JIRA_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
 def epoch_ms(value: dt.datetime) -> int:
     return int(value.timestamp() * 1000)
-
-
-def _ts(value: object, *, optional: bool = False) -> dt.datetime | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"not a timestamp: {value!r}")
-    try:
-        return dt.datetime.strptime(value, JIRA_TIME)
-    except ValueError:
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise RecordError(f"not a timestamp: {value!r}") from None
-        if parsed.tzinfo is None:
-            raise RecordError(f"timestamp without time zone: {value!r}") from None
-        return parsed
 
 
 def _name(value: object, key: str = "name") -> str | None:
@@ -77,11 +57,11 @@ def issue_row(project: str, issue: dict) -> dict:
             "priority": _name(fields.get("priority")),
             "assignee": _name(fields.get("assignee"), "displayName"),
             "reporter": _name(fields.get("reporter"), "displayName"),
-            "created_at": _ts(fields["created"]),
-            "updated_at": _ts(fields["updated"]),
-            "resolved_at": _ts(fields.get("resolutiondate"), optional=True),
+            "created_at": timestamp(fields["created"]),
+            "updated_at": timestamp(fields["updated"]),
+            "resolved_at": timestamp(fields.get("resolutiondate"), optional=True),
             "labels": [str(label) for label in fields.get("labels") or []],
-            "fields": Jsonb(fields),
+            "fields": fields,
         }
     except RecordError as exc:
         raise RecordError(f"issue {issue.get('key', '?')}: {exc}") from None

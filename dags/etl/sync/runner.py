@@ -32,6 +32,19 @@ Progress = Callable[[str], None]
 Reject = tuple[dict, str]  # (the record as delivered, why it was skipped)
 
 
+def timestamp(value: object, *, optional: bool = False) -> dt.datetime | None:
+    """An API timestamp with its zone (GitHub's ISO 8601, Jira's ``...T10:30:45.123+0000``), or RecordError."""
+    if value is None and optional:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RecordError(f"not a timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"timestamp without time zone: {value!r}")
+    return parsed
+
+
 class ServiceSync:
     """What a service (GitHub, Jira) plugs into the runner: one method per phase."""
 
@@ -95,8 +108,11 @@ class ServiceSync:
     def write_rows(self, conn: psycopg.Connection, entity: str, rows: list[dict], rejects: list[Reject]) -> None:
         """Upsert a page's rows and keep its rejects in ops.rejected_rows (line = the record's number)."""
         with conn.cursor() as cur:
-            if rows:
-                cur.executemany(db.load_sql(f"sync/upsert_{self.table}"), rows)
+            if rows:  # one statement per page: the rows travel as one JSON document
+                unique = {row["id"]: row for row in rows}  # a record listed twice is upserted once
+                cur.execute(
+                    db.load_sql(f"sync/upsert_{self.table}"), {"rows": json.dumps(list(unique.values()), default=str)}
+                )
             if rejects:
                 cur.executemany(
                     db.load_sql("sync/upsert_rejected_record"),

@@ -1,15 +1,38 @@
--- One pull request, inserted or updated by node id; an unchanged one is not written again.
--- Seen again after a soft delete: it is live again.
+-- One page of pull requests (a JSON array of rows), inserted or updated by node id in one
+-- statement; an unchanged row is not written again, one seen again after a soft delete is live again.
 insert into sync.github_pull_requests as pr (
     id, database_id, repo, number, title, state, is_draft, author_login,
     created_at, updated_at, closed_at, merged_at,
     additions, deletions, changed_files, base_ref, head_ref, url, labels
 )
-values (
-    %(id)s, %(database_id)s, %(repo)s, %(number)s, %(title)s, %(state)s, %(is_draft)s, %(author_login)s,
-    %(created_at)s, %(updated_at)s, %(closed_at)s, %(merged_at)s,
-    %(additions)s, %(deletions)s, %(changed_files)s, %(base_ref)s, %(head_ref)s, %(url)s, %(labels)s
-)
+select
+    r.id,
+    r.database_id,
+    r.repo,
+    r.number,
+    r.title,
+    r.state,
+    r.is_draft,
+    r.author_login,
+    r.created_at,
+    r.updated_at,
+    r.closed_at,
+    r.merged_at,
+    r.additions,
+    r.deletions,
+    r.changed_files,
+    r.base_ref,
+    r.head_ref,
+    r.url,
+    r.labels
+from
+    jsonb_to_recordset(%(rows)s::jsonb)
+        as r (
+            id text, database_id bigint, repo text, number integer, title text, state text, is_draft boolean,
+            author_login text, created_at timestamptz, updated_at timestamptz, closed_at timestamptz,
+            merged_at timestamptz, additions integer, deletions integer, changed_files integer, base_ref text,
+            head_ref text, url text, labels text[]
+        )
 on conflict (id) do update
     set
         database_id = excluded.database_id,

