@@ -184,8 +184,9 @@ def main() -> int:
         init_schema()
         print(f"fake server at {url}, {args.latency_ms:g} ms per request, concurrency {args.concurrency}", flush=True)
         results = [
-            run_service("github", list(repos), args.concurrency, latency),
-            run_service("jira", list(projects), args.concurrency, latency),
+            run_service(service, entities, args.concurrency, latency)
+            for service, entities in (("github", list(repos)), ("jira", list(projects)))
+            if entities
         ]
         print_table(
             ["service", "items", "requests", "wall s", "floor s", "items/s", "floor items/s", "ratio", "ckpt overhead"],

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -19,11 +20,17 @@ import requests
 from graphql import (
     GraphQLEnumType,
     GraphQLNamedType,
+    execute_sync,
     is_specified_scalar_type,
+    parse,
+    validate,
 )
 
 from etl.sync.fake import FakeServer, Fault
-from etl.sync.fake.github import load_schema, subset_schema
+from etl.sync.fake.fastpath import Unsupported, compile_plan
+from etl.sync.fake.github import Context, FakeGitHub, _Order, load_schema, node_id, subset_schema
+from etl.sync.fake.jira import FakeJira
+from etl.sync.fake.jql import parse as parse_jql
 from etl.sync.hooks.github import QUERY_DIR, load_query
 
 REAL_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "github" / "schema.graphql"
@@ -316,6 +323,168 @@ def test_schema_subset_is_a_true_subset_of_githubs_schema() -> None:
         assert interfaces <= {i.name for i in getattr(theirs, "interfaces", ())}, name
 
 
+ADHOC_QUERY = """
+query Adhoc($owner: String!, $name: String!, $first: Int = 3) {
+  __typename
+  limits: rateLimit(dryRun: true) { used remaining }
+  repo: repository(owner: $owner, name: $name) {
+    __typename
+    full: nameWithOwner
+    id
+    newest: pullRequests(first: $first, orderBy: {field: CREATED_AT, direction: DESC}) {
+      __typename
+      totalCount
+      pageInfo { startCursor endCursor hasNextPage hasPreviousPage }
+      nodes {
+        __typename
+        n: number
+        ...Some
+        author { __typename who: login }
+        labels(first: 1) { __typename nodes { __typename name } }
+        ... on Node { id }
+      }
+    }
+    open: pullRequests(first: 4, orderBy: {field: UPDATED_AT, direction: ASC}, states: [OPEN, MERGED]) {
+      nodes { number state }
+    }
+    pullRequests(first: 2) { nodes { id } }
+    again: pullRequests(first: 2) { nodes { title } }
+  }
+}
+fragment Some on PullRequest { number title ...Some2 }
+fragment Some2 on PullRequest { isDraft title author { login } }
+"""
+NODES_QUERY = """
+query Nodes($ids: [ID!]!) {
+  found: nodes(ids: $ids) {
+    __typename
+    id
+    ... on PullRequest { number labels(first: 5) { nodes { name } } author { ... on User { login } } }
+  }
+}
+"""
+TWICE_QUERY = """
+query Twice($ids: [ID!]!) { ...Found found: nodes(ids: $ids) { __typename } ...Found }
+fragment Found on Query { found: nodes(ids: $ids) { id } }
+"""
+TWO_OPERATIONS = "query A { rateLimit { cost } }\nquery B { rateLimit { limit nodeCount } __typename }"
+# Queries graphql-core answers with errors beyond a missing node, or that need what the fast path leaves out.
+DECLINED = {
+    "directive": ('query($x: Boolean!) { rateLimit { cost @include(if: $x) } }', {"x": True}),
+    "introspection": ("{ __schema { queryType { name } } }", {}),
+    "unknown repository": (PAGE_QUERY, {"owner": "acme", "name": "nope", "first": 5}),
+    "bad cursor": (PAGE_QUERY, {"owner": "acme", "name": "api", "first": 5, "after": "bm90LWEtY3Vyc29y"}),
+    "page too big": (PAGE_QUERY, {"owner": "acme", "name": "api", "first": 101}),
+    "variable of the wrong type": (PAGE_QUERY, {"owner": "acme", "name": "api", "first": "ten"}),
+    "null in a non-null field": ('{ repository(owner: "acme", name: "api") { pullRequests(first: 5) '
+                                 "{ nodes { author { ... on User { id } } } } } }", {}),
+}  # fmt: skip
+
+
+def _github_context(github: FakeGitHub) -> Context:
+    rate = {"cost": 1, "limit": 5000, "nodeCount": 0, "remaining": 4999, "resetAt": "x", "used": 1, "reset": 0}
+    return Context(github, rate, None)
+
+
+def _fast_and_core(github: FakeGitHub, query: str, variables: dict, operation: str | None = None) -> tuple:
+    document = parse(query)
+    assert validate(subset_schema(), document) == []
+    core = execute_sync(
+        subset_schema(), document, context_value=_github_context(github), variable_values=variables,
+        operation_name=operation,
+    )  # fmt: skip
+    plan = compile_plan(subset_schema(), document, operation)
+    if plan is None:
+        return None, core
+    try:
+        return plan.execute(variables, _github_context(github)), core
+    except Unsupported:
+        return None, core
+
+
+@pytest.fixture
+def github() -> FakeGitHub:
+    fake = FakeGitHub()
+    fake.add_repo("acme/api", count=40, seed=3)
+    fake.add_repo("acme/web", count=5, seed=3)
+    fake.touch("acme/api", [3, 9])
+    fake.delete("acme/api", [4])
+    return fake
+
+
+def test_fast_path_answers_exactly_as_graphql_core(github: FakeGitHub) -> None:
+    prs = github.pull_requests("acme/api")
+    web = github.pull_requests("acme/web")
+    page = {"owner": "acme", "name": "api", "first": 100}
+
+    def end_cursor(query: str, first: int) -> str:
+        data = _fast_and_core(github, query, {**page, "first": first})[1].data
+        return data["repository"]["pullRequests"]["pageInfo"]["endCursor"]
+
+    ids = [prs[0]["id"], node_id("acme/api", 4), "PR_bm9wZSMx", "garbage", web[1]["id"], "R_YWNtZS9hcGk=", prs[5]["id"]]
+    cases = {
+        "page": (PAGE_QUERY, page),
+        "page after a cursor": (PAGE_QUERY, {**page, "first": 7, "after": end_cursor(PAGE_QUERY, 7)}),
+        "last page": (PAGE_QUERY, {**page, "first": 7, "after": end_cursor(PAGE_QUERY, 38)}),
+        "id sweep": (IDS_QUERY, page),
+        "id sweep after a cursor": (IDS_QUERY, {**page, "first": 10, "after": end_cursor(IDS_QUERY, 10)}),
+        "by id": (BY_ID_QUERY, {"ids": [pr["id"] for pr in prs[:20]]}),
+        "by id, unknown and deleted": (BY_ID_QUERY, {"ids": ids}),
+        "by id, none": (BY_ID_QUERY, {"ids": []}),
+        "aliases, fragments, merges": (ADHOC_QUERY, {"owner": "acme", "name": "api"}),
+        "default variable overridden": (ADHOC_QUERY, {"owner": "acme", "name": "web", "first": 10}),
+        "nodes on the interface": (NODES_QUERY, {"ids": ids}),
+        "a single id for a list": (NODES_QUERY, {"ids": prs[1]["id"]}),
+        "a fragment spread twice": (TWICE_QUERY, {"ids": ids}),
+        "rate limit only": ("{ rateLimit { cost limit nodeCount remaining resetAt used } }", {}),
+    }  # fmt: skip
+
+    for name, (query, variables) in cases.items():
+        fast, core = _fast_and_core(github, query, variables)
+        assert fast is not None, f"{name}: the fast path declined"
+        data, errors = fast
+        assert json.dumps(data) == json.dumps(core.data), name  # same content, same key order
+        assert [e.formatted for e in errors] == [e.formatted for e in core.errors or []], name
+    fast, core = _fast_and_core(github, TWO_OPERATIONS, {}, operation="B")
+    assert fast == (core.data, [])
+
+
+@pytest.mark.parametrize("case", DECLINED)
+def test_fast_path_declines_what_it_does_not_reproduce(github: FakeGitHub, case: str) -> None:
+    query, variables = DECLINED[case]
+
+    fast, core = _fast_and_core(github, query, variables)
+
+    assert fast is None
+    assert core.data or core.errors
+
+
+def test_connection_pages_as_a_plain_sort_and_filter(github: FakeGitHub) -> None:
+    prs = github.pull_requests("acme/api")
+    rng = random.Random(5)
+    for field, direction in [(None, None), ("UPDATED_AT", "DESC"), ("UPDATED_AT", "ASC"), ("CREATED_AT", "DESC")]:
+        order = _Order.of({"field": field, "direction": direction} if field else None)
+        for states in (None, ["OPEN"], ["MERGED", "CLOSED"]):
+            kept = [pr for pr in prs if not states or pr["state"] in states]
+            kept.sort(key=order.key, reverse=order.descending)
+            for after in [None, *(order.key(pr) for pr in rng.sample(prs, 5))]:
+                beyond = [pr for pr in kept if after is None or (order.key(pr) < after) == order.descending]
+                rest = [pr for pr in beyond if order.key(pr) != after]  # strictly after the cursor's key
+                first = rng.randint(1, 12)
+
+                page = github.connection("acme/api", order, first, after, states)
+
+                assert page["nodes"] == rest[:first]
+                assert (page["totalCount"], page["pageInfo"]["hasNextPage"]) == (len(kept), len(rest) > first)
+
+
+def test_declined_queries_are_answered_by_graphql_core(srv: FakeServer) -> None:
+    query = "query($x: Boolean!) { rateLimit { cost @include(if: $x) limit } }"
+
+    assert graphql(srv, query, x=False).json() == {"data": {"rateLimit": {"limit": 5000}}}
+    assert graphql(srv, query, x=True).json() == {"data": {"rateLimit": {"cost": 1, "limit": 5000}}}
+
+
 # --- Jira -----------------------------------------------------------------------------------
 
 
@@ -507,6 +676,84 @@ def test_server_mode_pages_with_start_at_and_total(srv: FakeServer) -> None:
     assert set(page["issues"][0]["fields"]) == {"summary"}
     assert cloud.status_code == 404
     assert srv.requests[0].key == ("project = ENG ORDER BY key", 0)
+
+
+def _random_jql(rng: random.Random, issues: list) -> str:
+    """A query over the fake's JQL: ANDs of random clauses, an OR group now and then, a random order."""
+    updated, created = [i.updated_ms for i in issues], [i.created_ms for i in issues]
+    keys, ids = [i.key for i in issues], [i.id for i in issues]
+    ops = ("=", "!=", ">", ">=", "<", "<=")
+
+    def near(values: list[int]) -> int:
+        return rng.choice(values) + rng.choice((-1, 0, 0, 1))
+
+    def clause() -> str:
+        return rng.choice([
+            lambda: rng.choice(("project = ENG", "project in (ENG, OPS)", "project != OPS", "project = NOPE")),
+            lambda: f"updated {rng.choice(ops)} {near(updated)}",
+            lambda: f"created {rng.choice(ops)} {near(created)}",
+            lambda: f"id {rng.choice(ops)} {near(ids)}",
+            lambda: f"id {rng.choice(('in', 'not in'))} ({', '.join(str(near(ids)) for _ in range(3))})",
+            lambda: f'key {rng.choice(ops)} "{rng.choice(keys)}"',
+            lambda: f"status {rng.choice(('in', 'not in'))} (Done, 'To Do')",
+            lambda: f"issuetype {rng.choice(('=', '!='))} bug",
+            lambda: rng.choice(("labels = security", "labels != ci", "labels in (security, ci)", "labels not in (ci)")),
+        ])()  # fmt: skip
+
+    parts = [clause() for _ in range(rng.randint(0, 4))]
+    if parts and rng.random() < 0.3:
+        parts[-1] = f"({parts[-1]} OR {clause()})"
+    if len(parts) > 2 and rng.random() < 0.3:
+        parts[:2] = [f"({parts[0]} AND {parts[1]})"]
+    fields = rng.sample(["updated", "created", "key", "id"], rng.randint(0, 3))
+    order = ", ".join(f"{f} {rng.choice(('ASC', 'DESC', ''))}".strip() for f in fields)
+    return " AND ".join(parts) + (f" ORDER BY {order}" if order else "")
+
+
+def test_jira_search_selects_as_a_plain_evaluation_of_every_issue() -> None:
+    jira = FakeJira()
+    jira.add_project("ENG", count=300, seed=2)
+    jira.add_project("OPS", count=150, seed=2)
+    rng = random.Random(7)
+    tie = jira_ms(jira.issues("OPS")[5]["fields"]["updated"])
+    jira.touch("ENG", [f"ENG-{n}" for n in rng.sample(range(1, 301), 20)], at_ms=tie)
+    jira.delete("OPS", ["OPS-3", "OPS-77"])
+    issues = [issue for project in jira._issues.values() for issue in project.values()]
+    assert len(issues) == 448
+
+    for _ in range(600):
+        query = parse_jql(_random_jql(rng, issues))
+        expected = query.sort([issue for issue in issues if query.matches(issue)])
+        assert [i.key for i in jira._select(query)] == [i.key for i in expected], query
+
+
+def test_jira_pages_match_a_plain_evaluation(srv: FakeServer) -> None:
+    srv.jira.touch("ENG", ["ENG-7", "ENG-8", "ENG-400"], at_ms=1_733_000_000_000)
+    truth = {i["key"]: i for i in srv.jira.issues("ENG")}
+    rng = random.Random(11)
+    queries = [
+        "project = ENG ORDER BY updated DESC, key DESC",
+        "project = ENG AND updated >= 1733000000000 ORDER BY updated ASC, key ASC",
+        "project = ENG AND updated > 1730000000000 AND updated <= 1734000000000 AND id NOT IN (10007) ORDER BY updated",
+        'project = ENG AND key > "ENG-250" ORDER BY key ASC',
+        "project = ENG AND created < 1730000000000 ORDER BY created DESC",
+        "project in (ENG, NOPE) AND status = Done ORDER BY id DESC",
+    ]
+    for text in queries:
+        query = parse_jql(text)
+        expected = [i.key for i in query.sort(list(srv.jira._issues["ENG"].values())) if query.matches(i)]
+        size = rng.randint(1, 40)
+        assert [i["key"] for i in search_all(srv, text, ["summary"], max_results=size)] == expected, text
+        srv.jira.mode = "server"
+        start = rng.randint(0, len(expected))
+        body = {"jql": text, "startAt": start, "maxResults": size, "fields": ["updated"]}
+        page = requests.post(f"{srv.url}/rest/api/2/search", json=body, auth=JIRA_AUTH, timeout=5).json()
+        srv.jira.mode = "cloud"
+        assert (page["startAt"], page["total"]) == (start, len(expected)), text
+        assert [i["key"] for i in page["issues"]] == expected[start : start + size], text
+        assert [i["fields"]["updated"] for i in page["issues"]] == [
+            truth[key]["fields"]["updated"] for key in expected[start : start + size]
+        ]
 
 
 def test_removed_search_endpoints_answer_410(srv: FakeServer) -> None:

@@ -1,14 +1,15 @@
 """A fake GitHub GraphQL API: repositories' pull requests, keyset cursors, rate-limit accounting.
 
-Every query is validated (against GitHub's real schema when given one) and executed with
-graphql-core against ``github_schema_subset.graphql`` (beside this module), the part of GitHub's
-schema our queries use.
+Every query is validated (against GitHub's real schema when given one) and executed against
+``github_schema_subset.graphql`` (beside this module), the part of GitHub's schema our queries
+use: by ``fastpath`` when it covers the query, else by graphql-core, with the same result.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import copy
 import datetime as dt
 import functools
@@ -35,6 +36,7 @@ from graphql import (
 )
 from graphql.utilities import value_from_ast_untyped
 
+from etl.sync.fake.fastpath import Plan, Unsupported, compile_plan
 from etl.sync.fake.faults import Fault
 from etl.sync.fake.protocol import IDS, NODES, OTHER, PAGE, Call, Reply, Request, edited, spread_times, title
 
@@ -91,6 +93,12 @@ def _parse(query: str) -> DocumentNode:
     return parse(query)
 
 
+@functools.lru_cache(maxsize=256)
+def _plan(query: str, operation_name: str | None) -> Plan | None:
+    """The fast path's plan of a validated query, compiled once per text; None: graphql-core executes it."""
+    return compile_plan(subset_schema(), _parse(query), operation_name)
+
+
 def node_id(repo: str, number: int) -> str:
     """A pull request's global id: "PR_" + base64 of "owner/name#number"."""
     return "PR_" + base64.urlsafe_b64encode(f"{repo}#{number}".encode()).decode()
@@ -141,9 +149,6 @@ class _Order:
         shape = [str, int] if self.field else [int]
         return key if isinstance(key, list) and [type(v) for v in key] == shape else None
 
-    def after(self, pr: dict, key: list) -> bool:
-        return self.key(pr) < key if self.descending else self.key(pr) > key
-
 
 @dataclass
 class _Query:
@@ -157,7 +162,9 @@ class _Query:
 
 
 @dataclass
-class _Context:
+class Context:
+    """What the resolvers read: the data, this request's rateLimit object, the fault it suffers."""
+
     fake: FakeGitHub
     rate: dict
     fault: str | None
@@ -218,7 +225,7 @@ def _resolve_pull_requests(
 def _resolve_nodes(_root: Any, info: Any, ids: list[str]) -> list:
     found = []
     for value in ids:
-        pr = info.context.fake.pull_request(value)
+        pr = info.context.fake.snapshot(value)
         found.append(pr or _error("NOT_FOUND", f"Could not resolve to a node with the global id of '{value}'"))
     return found
 
@@ -237,6 +244,7 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._repos: dict[str, dict[int, dict]] = {}
         self._edits: dict[str, int] = {}  # node id -> times touched
+        self._sorted: dict[str, dict[str | None, tuple[list[dict], list[list]]]] = {}  # see _ordered()
         self._next_database_id = FIRST_DATABASE_ID
         self._window_start = time.time()
         self._used = 0
@@ -299,6 +307,7 @@ class FakeGitHub:
         """Update pull requests: updatedAt becomes `at` (default now), the title changes."""
         updated = iso(at.timestamp() if at else time.time())
         with self._lock:
+            self._sorted.pop(repo, None)
             for number in numbers:
                 pr = self._repos[repo][number]
                 self._edits[pr["id"]] = self._edits.get(pr["id"], 0) + 1
@@ -307,33 +316,56 @@ class FakeGitHub:
 
     def delete(self, repo: str, numbers: list[int]) -> None:
         with self._lock:
+            self._sorted.pop(repo, None)
             for number in numbers:
                 del self._repos[repo][number]
 
     def pull_request(self, value: str) -> dict | None:
         """A pull request by global id (a copy), or None."""
+        return copy.deepcopy(self.snapshot(value))
+
+    def snapshot(self, value: str) -> dict | None:
+        """A pull request by global id, or None: a shallow copy, so its nested values must not be changed."""
         found = _read_node_id(value)
         with self._lock:
             pr = self._repos.get(found[0], {}).get(found[1]) if found else None
-            return copy.deepcopy(pr) if pr else None
+            # touch() only replaces top-level values: a shallow copy is a consistent snapshot
+            return dict(pr) if pr else None
 
     def connection(self, repo: str, order: _Order, first: int, after: list | None, states: list | None) -> dict:
         """One page of a PullRequestConnection, after a keyset cursor's sort key."""
         with self._lock:
-            prs = [pr for pr in self._repos[repo].values() if not states or pr["state"] in states]
-            prs.sort(key=order.key, reverse=order.descending)
-            rest = [pr for pr in prs if order.after(pr, after)] if after is not None else prs
-            page = copy.deepcopy(rest[:first])
+            prs, keys = self._ordered(repo, order)
+            if states:
+                kept = [i for i, pr in enumerate(prs) if pr["state"] in states]
+                prs, keys = [prs[i] for i in kept], [keys[i] for i in kept]
+            # prs is ascending and keys are unique: the rest of a walk is one slice, found by bisection
+            if order.descending:
+                end = bisect.bisect_left(keys, after) if after is not None else len(prs)
+                rest, page = end, prs[max(end - first, 0) : end][::-1]
+            else:
+                start = bisect.bisect_right(keys, after) if after is not None else 0
+                rest, page = len(prs) - start, prs[start : start + first]
+            page = [dict(pr) for pr in page]  # as in snapshot()
         return {
             "totalCount": len(prs),
             "pageInfo": {
                 "startCursor": order.cursor(page[0]) if page else None,
                 "endCursor": order.cursor(page[-1]) if page else None,
-                "hasNextPage": len(rest) > first,
+                "hasNextPage": rest > first,
                 "hasPreviousPage": after is not None,
             },
             "nodes": page,
         }
+
+    def _ordered(self, repo: str, order: _Order) -> tuple[list[dict], list[list]]:
+        """The repository's pull requests ascending by the order's key, and their keys; sorted once per change."""
+        with self._lock:
+            by_field = self._sorted.setdefault(repo, {})
+            if order.field not in by_field:
+                prs = sorted(self._repos[repo].values(), key=order.key)
+                by_field[order.field] = (prs, [order.key(pr) for pr in prs])
+            return by_field[order.field]
 
     def _spend(self, cost: int) -> dict | None:
         """Charge a query to the hourly window; None when the window has no points left."""
@@ -426,16 +458,10 @@ class FakeGitHub:
         rate["nodeCount"] = call.page_size or 0
         if kind == "reorder":
             self._reorder(call, fault.params)
-        result = execute_sync(
-            subset_schema(),
-            query.document,
-            context_value=_Context(self, rate, kind),
-            variable_values=query.variables,
-            operation_name=query.operation_name,
-        )
-        payload: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            payload["errors"] = [_format_error(error) for error in result.errors]
+        data, errors = _execute(query, Context(self, rate, kind))
+        payload: dict[str, Any] = {"data": data}
+        if errors:
+            payload["errors"] = [_format_error(error) for error in errors]
         if kind == "corrupt_record":
             _corrupt_second_node(payload["data"])
         return Reply.json(200, payload, _rate_headers(rate))
@@ -493,6 +519,24 @@ class FakeGitHub:
         headers = {**_rate_headers(self._rate()), "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
         body = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]}
         return Reply.json(200, body, headers)
+
+
+def _execute(query: _Query, context: Context) -> tuple[Any, list[GraphQLError]]:
+    """Run a validated query: on the fast path when it covers the query, else with graphql-core; same result."""
+    plan = _plan(query.text, query.operation_name) if isinstance(query.operation_name, str | None) else None
+    if plan is not None:
+        try:
+            return plan.execute(query.variables, context)
+        except Unsupported:
+            pass
+    result = execute_sync(
+        subset_schema(),
+        query.document,
+        context_value=context,
+        variable_values=query.variables,
+        operation_name=query.operation_name,
+    )
+    return result.data, result.errors or []
 
 
 def _authorized(header: str) -> bool:

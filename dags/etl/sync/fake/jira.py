@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import json
+import operator
 import random
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from etl.sync.fake import jql as jqlparse
@@ -82,6 +86,7 @@ class _Issue:
     resolved_ms: int | None
     fields: dict  # every field except the three timestamps
     edits: int = 0
+    _view: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -89,26 +94,41 @@ class _Issue:
 
     def value(self, name: str) -> Any:
         """The value JQL compares and sorts by."""
-        if name in ("issuetype", "status"):
-            return self.fields[name]["name"].casefold()
-        values = {
-            "project": self.project,
-            "key": (self.project, self.number),
-            "id": self.id,
-            "updated": self.updated_ms,
-            "created": self.created_ms,
-            "labels": self.fields["labels"],
-        }
-        return values[name]
+        return _VALUES[name](self)
+
+    def view(self) -> dict:
+        """Every field as the API shows it, cached until touched; it shares nested values: read only."""
+        if self._view is None:
+            values = {
+                **self.fields,
+                "created": jira_time(self.created_ms),
+                "updated": jira_time(self.updated_ms),
+                "resolutiondate": jira_time(self.resolved_ms) if self.resolved_ms is not None else None,
+            }
+            self._view = {name: values[name] for name in _ALL_FIELDS}
+        return self._view
 
     def all_fields(self) -> dict:
-        values = {
-            **copy.deepcopy(self.fields),
-            "created": jira_time(self.created_ms),
-            "updated": jira_time(self.updated_ms),
-            "resolutiondate": jira_time(self.resolved_ms) if self.resolved_ms is not None else None,
-        }
-        return {name: values[name] for name in _ALL_FIELDS}
+        return copy.deepcopy(self.view())
+
+    def touch(self, at_ms: int) -> None:
+        """`updated` becomes at_ms, the summary changes."""
+        self.updated_ms = at_ms
+        self.edits += 1
+        self.fields["summary"] = edited(self.fields["summary"], self.edits)
+        self._view = None
+
+
+_VALUES: dict[str, Callable[[_Issue], Any]] = {
+    "project": operator.attrgetter("project"),
+    "key": lambda issue: (issue.project, issue.number),
+    "id": operator.attrgetter("id"),
+    "updated": operator.attrgetter("updated_ms"),
+    "created": operator.attrgetter("created_ms"),
+    "labels": lambda issue: issue.fields["labels"],
+    "issuetype": lambda issue: issue.fields["issuetype"]["name"].casefold(),
+    "status": lambda issue: issue.fields["status"]["name"].casefold(),
+}
 
 
 @dataclass
@@ -139,6 +159,7 @@ class FakeJira:
         self._lock = threading.RLock()
         self._projects: dict[str, dict] = {}
         self._issues: dict[str, dict[int, _Issue]] = {}
+        self._sorted: dict[tuple, tuple[list[_Issue], list]] = {}  # see _ordered(); emptied on every change
         self._next_id = FIRST_ISSUE_ID
         self.mode = mode
 
@@ -163,6 +184,7 @@ class FakeJira:
             project = {"id": str(10000 + len(self._projects)), "key": key, "name": f"Project {key}"}
             self._projects[key] = project
             self._issues[key] = {}
+            self._sorted.clear()
             for number, (created, updated) in enumerate(spread_times(rng, count, step_ms=1), start=1):
                 self._issues[key][number] = self._generate(rng, project, number, created, updated)
                 self._next_id += 1
@@ -194,14 +216,13 @@ class FakeJira:
         """Update issues: `updated` becomes at_ms (default now), the summary changes."""
         at_ms = now_ms() if at_ms is None else at_ms
         with self._lock:
+            self._sorted.clear()
             for key in keys:
-                issue = self._issues[project][self._number(project, key)]
-                issue.updated_ms = at_ms
-                issue.edits += 1
-                issue.fields["summary"] = edited(issue.fields["summary"], issue.edits)
+                self._issues[project][self._number(project, key)].touch(at_ms)
 
     def delete(self, project: str, keys: list[str]) -> None:
         with self._lock:
+            self._sorted.clear()
             for key in keys:
                 del self._issues[project][self._number(project, key)]
 
@@ -214,8 +235,45 @@ class FakeJira:
     def _select(self, query: jqlparse.Jql) -> list[_Issue]:
         """The matching issues in the query's order (live objects: hold the lock while reading them)."""
         with self._lock:
-            found = [issue for issues in self._issues.values() for issue in issues.values() if query.matches(issue)]
-            return query.sort(found)
+            return list(self._matching(query))
+
+    def _matching(self, query: jqlparse.Jql) -> Iterator[_Issue]:
+        """The matching issues in the query's order, lazily: call it and read them under the lock.
+
+        Rather than test every issue: only the issues of the projects the query is limited to, already
+        sorted, cut by bisection to the range its bounds on the first sort field allow.
+        """
+        rest = list(query.conjuncts())
+        projects = sorted(self._issues)
+        scope = next((c for c in rest if _clause(c, "project") and c.op in ("=", "in")), None)
+        if scope is not None:
+            rest.remove(scope)
+            projects = [project for project in projects if project in scope.values]
+        issues, values = self._ordered(tuple(projects), query)
+        field, descending = (query.order or (("key", False),))[0]  # key ascending: Jql.sort's last resort
+        low, high = 0, len(issues)
+        for clause in [c for c in rest if _clause(c, field) and c.op in _BISECT]:
+            rest.remove(clause)
+            after, before = _BISECT[clause.op]
+            low = max(low, after(values, clause.values[0])) if after else low
+            high = min(high, before(values, clause.values[0])) if before else high
+        if descending:  # values ascend: the range counts from the end
+            low, high = len(issues) - high, len(issues) - low
+        window = issues[low:high]
+        return filter(jqlparse.predicate(jqlparse.Group("and", tuple(rest))), window) if rest else iter(window)
+
+    def _ordered(self, projects: tuple[str, ...], query: jqlparse.Jql) -> tuple[list[_Issue], list]:
+        """The projects' issues in the query's order, and the values of its first sort field, ascending.
+
+        Sorted once per change of the data (and per order), not per request.
+        """
+        key = (projects, query.order)
+        if key not in self._sorted:
+            issues = query.sort([issue for project in projects for issue in self._issues[project].values()])
+            field, descending = (query.order or (("key", False),))[0]
+            values = [issue.value(field) for issue in issues]
+            self._sorted[key] = (issues, values[::-1] if descending else values)
+        return self._sorted[key]
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -327,10 +385,13 @@ class FakeJira:
     def _search(self, search: _Search) -> dict:
         start = search.offset if search.route == "cloud" else search.start_at
         api_url = f"{search.base_url}/rest/api/{'3' if search.route == 'cloud' else '2'}"
+        names = _field_names(search.fields)
         with self._lock:
-            found = self._select(search.query)
+            matching = self._matching(search.query)
+            # Server reports the total; for Cloud, one issue past the page tells whether it is the last
+            found = list(matching if search.route == "server" else itertools.islice(matching, start + search.limit + 1))
             page = found[start : start + search.limit]
-            issues = [_render(issue, search.fields, api_url) for issue in page]
+            issues = [_render(issue, names, api_url) for issue in page]
         if search.route == "server":
             return {
                 "expand": "schema,names",
@@ -423,14 +484,34 @@ def _read_token(token: str, jql: str) -> int | None:
     return offset if isinstance(offset, int) and offset >= 0 else None
 
 
-def _render(issue: _Issue, fields: list[str], api_url: str) -> dict:
-    """The issue as the search endpoints return it, with only the requested fields."""
+def _clause(node: jqlparse.Clause | jqlparse.Group, field: str) -> bool:
+    return isinstance(node, jqlparse.Clause) and node.field == field
+
+
+# a bound on the first sort field -> where the range of the ascending values starts, where it ends
+_BISECT = {
+    ">": (bisect.bisect_right, None),
+    ">=": (bisect.bisect_left, None),
+    "<": (None, bisect.bisect_left),
+    "<=": (None, bisect.bisect_right),
+    "=": (bisect.bisect_left, bisect.bisect_right),
+}
+
+
+def _field_names(fields: list[str]) -> list[str]:
+    """The requested fields, in the order the API shows them."""
     wanted = set(_ALL_FIELDS) if "*all" in fields or "*navigable" in fields else set(fields)
     wanted -= {name[1:] for name in fields if name.startswith("-")}
+    return [name for name in _ALL_FIELDS if name in wanted]
+
+
+def _render(issue: _Issue, names: list[str], api_url: str) -> dict:
+    """The issue as the search endpoints return it, with only the named fields."""
+    view = issue.view()
     return {
         "expand": _EXPAND,
         "id": str(issue.id),
         "self": f"{api_url}/issue/{issue.id}",
         "key": issue.key,
-        "fields": {name: value for name, value in issue.all_fields().items() if name in wanted},
+        "fields": {name: view[name] for name in names},
     }

@@ -8,6 +8,7 @@ strings or integers; ``updated`` and ``created`` compare epoch milliseconds, ``k
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -61,6 +62,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "labels": ("labels", _label, False),
 }
 _ORDER_FIELDS = ("updated", "created", "key", "id")
+_LIST_FIELDS = frozenset({"labels"})  # an issue carries several values; a clause asks for any of them
 _COMPARE = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -106,6 +108,10 @@ class Jql:
                 return node.values[0]
         return None
 
+    def conjuncts(self) -> tuple[Clause | Group, ...]:
+        """The restrictions AND-ed at the top level, nested ANDs flattened; () when unbounded."""
+        return _conjuncts(self.where) if self.where else ()
+
     def matches(self, issue: Issue) -> bool:
         return self.where is None or _matches(self.where, issue)
 
@@ -117,8 +123,33 @@ class Jql:
         return ordered
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(text: str) -> Jql:
-    return _Parser(text).query()
+    return _Parser(text).query()  # cached: parsing is pure and a Jql is immutable
+
+
+def _conjuncts(node: Clause | Group) -> tuple[Clause | Group, ...]:
+    if isinstance(node, Group) and node.op == "and":
+        return tuple(part for item in node.items for part in _conjuncts(item))
+    return (node,)
+
+
+def predicate(node: Clause | Group) -> Callable[[Issue], bool]:
+    """``node`` as one function of an issue, answering as ``_matches`` with operators looked up once."""
+    if isinstance(node, Group):
+        parts, combine = tuple(predicate(item) for item in node.items), all if node.op == "and" else any
+        return lambda issue: combine(part(issue) for part in parts)
+    field, values, op = node.field, frozenset(node.values), node.op
+    if field in _LIST_FIELDS and op in ("=", "in"):
+        return lambda issue: not values.isdisjoint(issue.value(field))
+    if field in _LIST_FIELDS:
+        return lambda issue: values.isdisjoint(issue.value(field))
+    if op == "in":
+        return lambda issue: issue.value(field) in values
+    if op == "not in":
+        return lambda issue: issue.value(field) not in values
+    compare, value = _COMPARE[op], node.values[0]
+    return lambda issue: compare(issue.value(field), value)
 
 
 def _matches(node: Clause | Group, issue: Issue) -> bool:

@@ -166,6 +166,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
+    # headers and body go out in two writes: with Nagle's algorithm the body waits ~40 ms for the
+    # client's delayed ACK of the headers
+    disable_nagle_algorithm = True
     server_version = "etl-fake-server"
     sys_version = ""
     server: _HTTPServer
@@ -210,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("fake server: %s", fmt % args)
+        log.debug("fake server: " + fmt, *args)  # formatted only when debug logging is on
 
 
 def connection_lines(url: str, jira_mode: str) -> list[str]:
