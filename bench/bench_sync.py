@@ -162,7 +162,7 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=5)
     parser.add_argument("--issues", type=int, default=5000)
     parser.add_argument("--latency-ms", type=float, default=50)
-    parser.add_argument("--concurrency", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 5], help="one run per value")
     parser.add_argument("--port", type=int, default=18765)
     args = parser.parse_args()
 
@@ -182,18 +182,21 @@ def main() -> int:
         from etl.ops import init_schema
 
         init_schema()
-        print(f"fake server at {url}, {args.latency_ms:g} ms per request, concurrency {args.concurrency}", flush=True)
-        results = [
-            run_service(service, entities, args.concurrency, latency)
-            for service, entities in (("github", list(repos)), ("jira", list(projects)))
-            if entities
-        ]
+        print(f"fake server at {url}, {args.latency_ms:g} ms per request", flush=True)
+        results = []
+        for concurrency in args.concurrency:
+            for service, entities in (("github", list(repos)), ("jira", list(projects))):
+                if entities:
+                    results.append({"concurrency": concurrency, **run_service(service, entities, concurrency, latency)})
+                    print(f"  {service} at concurrency {concurrency}: {results[-1]['wall_s']} s", flush=True)
         print_table(
-            ["service", "items", "requests", "wall s", "floor s", "items/s", "floor items/s", "ratio", "ckpt overhead"],
+            ["service", "conc", "items", "requests", "wall s", "floor s", "items/s", "floor items/s", "ratio",
+             "ckpt overhead"],
             [
                 [
-                    r["service"], r["items"], r["requests"], r["wall_s"], r["floor_s"], r["items_per_s"],
-                    r["floor_items_per_s"], f"{r['ratio']:.0%} ({verdict(r['ratio'] >= TARGET_RATIO)})",
+                    r["service"], r["concurrency"], r["items"], r["requests"], r["wall_s"], r["floor_s"],
+                    r["items_per_s"], r["floor_items_per_s"],
+                    f"{r['ratio']:.0%} ({verdict(r['ratio'] >= TARGET_RATIO)})",
                     f"{r['checkpoint_overhead']:.1%} ({verdict(r['checkpoint_overhead'] < TARGET_OVERHEAD)})",
                 ]
                 for r in results

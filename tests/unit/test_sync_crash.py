@@ -1,4 +1,4 @@
-"""SIGKILL the `etl sync` process at 15 points, resume it, and find the tables exact.
+"""SIGKILL the `etl sync` process at 17 points, resume it, and find the tables exact.
 
 Each case runs the real command in a subprocess with a failpoint armed (etl.failpoints):
 the process kills itself with SIGKILL at that line, with no cleanup and no commit. The
@@ -29,8 +29,9 @@ GITHUB_CASES = [
     ("github.page.upserted:3", "acme/api", False),  # rows written, checkpoint not yet
     ("github.page.checkpointed:4", "acme/api", False),  # last page and its checkpoint, not committed
     ("github.page.committed:5", "acme/web", False),  # committed, next page not asked for
-    ("github.sweep.upserted:1", "acme/api", False),  # inside the id sweep
-    ("github.sweep.committed:2", "acme/api", False),  # sweep applied, reconcile not started
+    ("github.recheck.checkpointed:1", "acme/api", False),  # the full pass's check of unseen rows
+    ("github.sweep.upserted:1", "acme/api", True),  # inside the id sweep of an incremental pass
+    ("github.sweep.committed:2", "acme/api", True),  # sweep applied, reconcile not started
     ("github.reconcile.checkpointed:1", "acme/api", False),
     ("github.page.upserted:1", "acme/api", True),  # an incremental walk
     ("github.recheck.upserted:1", "acme/api", True),  # re-checking open pull requests
@@ -40,7 +41,8 @@ JIRA_CASES = [
     ("jira.page.upserted:2", "ENG", False),
     ("jira.page.checkpointed:4", "ENG", False),
     ("jira.page.committed:5", "OPS", False),
-    ("jira.sweep.checkpointed:1", "ENG", False),
+    ("jira.recheck.upserted:1", "ENG", False),
+    ("jira.sweep.checkpointed:1", "ENG", True),
     ("jira.reconcile.upserted:1", "ENG", False),
 ]
 # the quick subset (make test-quick) keeps the case the issue names; CI runs them all

@@ -232,3 +232,19 @@ def test_pausing_stops_at_the_next_page_and_resume_goes_on(repo, conn):
     set_status("github", REPO, Status.PENDING, reason="by the test")
     assert run("r1").outcome == "finished"
     assert github_rows(conn, REPO) == github_truth(repo, REPO)
+
+
+def test_a_full_pass_finds_deletions_and_mid_walk_moves_without_a_sweep(repo, conn):
+    run("r1")
+    repo.github.delete(REPO, [7, 8, 9])
+    repo.faults.add(Fault(service="github", kind="reorder", at_request=3, params={"numbers": [20, 21]}))
+    repo.clear_requests()
+    result = run("r2", full_refresh=True)
+    assert result.mode == "full"
+    # in this very pass: the moved ones fetched again by id, the deleted ones soft-deleted
+    assert github_rows(conn, REPO) == github_truth(repo, REPO)
+    gone = conn.execute("select number from sync.github_pull_requests where deleted_at is not null order by 1")
+    assert [r[0] for r in gone] == [7, 8, 9]
+    kinds = [r.kind for r in repo.requests if r.service == "github"]
+    assert "ids" not in kinds[:-1]  # no id sweep; the last request is reconcile's count
+    assert kinds.count("nodes") == 1  # one batch of 5 unseen ids

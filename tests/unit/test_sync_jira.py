@@ -175,3 +175,15 @@ def test_a_jql_filter_scopes_every_query(project, conn, etl_env):
     assert rows
     assert all(r["fields"]["status"]["name"] != "Done" for r in rows)
     assert all('(status != "Done")' in r.key[0] for r in project.page_requests("jira", PROJECT))
+
+
+def test_a_full_pass_finds_deletions_and_issues_that_left_the_window(project, conn):
+    run("r1")
+    project.jira.delete(PROJECT, ["ENG-4", "ENG-5"])
+    project.faults.add(Fault(service="jira", kind="reorder", at_request=2, params={"count": 3}))
+    second = run("r2", full_refresh=True)
+    assert second.mode == "full"
+    assert jira_rows(conn, PROJECT) == jira_truth(project, PROJECT)  # in this very pass
+    gone = conn.execute("select key from sync.jira_issues where deleted_at is not null order by 1").fetchall()
+    assert gone == [("ENG-4",), ("ENG-5",)]
+    assert not [r for r in project.requests if r.kind == "ids"]  # no id sweep

@@ -18,12 +18,11 @@ from etl.ops.logs import PipelineLogger
 from etl.sync.errors import InvalidCursorError, RecordError
 from etl.sync.hooks.github import GitHubHook, load_query
 from etl.sync.jobs import EntityRun, config_hash, utcnow
-from etl.sync.runner import Progress, ServiceSync, timestamp
+from etl.sync.runner import RECHECK_BATCH, Progress, ServiceSync, timestamp
 
 PIPELINE = "github_sync"
 REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 STATES = {"OPEN", "CLOSED", "MERGED"}
-RECHECK_BATCH = 100  # nodes(ids:) takes at most 100
 
 
 def pull_request_row(repo: str, node: dict) -> dict:
@@ -67,7 +66,7 @@ class GitHubSync(ServiceSync):
     service = "github"
     pipeline = PIPELINE
     table = "github_pull_requests"
-    has_recheck = True
+    rechecks_incremental = True
 
     def __init__(
         self,
@@ -132,56 +131,25 @@ class GitHubSync(ServiceSync):
                 checkpoint = replace(checkpoint, walk_top_ts=top["updated_at"], walk_top_id=str(top["database_id"]))
             if done:
                 checkpoint = replace(checkpoint, phase=self.next_phase(run, "walk"))
-            run.commit(
-                lambda conn, rows=rows, rejects=rejects: self.write_rows(conn, run.entity, rows, rejects), checkpoint
-            )
+            run.commit(lambda conn, rows=rows, rejects=rejects: self.write_page(conn, run, rows, rejects), checkpoint)
             self.report(run, f"page {run.job.pages}: {len(rows)} pull requests")
             if done:
                 return
 
-    def recheck(self, run: EntityRun) -> None:
+    def stale_ids(self, run: EntityRun) -> list[str]:
         """Pull requests still open here and older than the watermark: edits that moved no timestamp."""
-        while True:
-            job = run.job
-            ids = [
-                r[0]
-                for r in db.run_sql(
-                    run.conn,
-                    "sync/select_open_pull_requests",
-                    {
-                        "repo": run.entity,
-                        "before": job.watermark_ts,
-                        "after": job.cursor or "",
-                        "batch_size": RECHECK_BATCH,
-                    },
-                ).fetchall()
-            ]
-            nodes, rate = self.hook.pull_requests_by_id(ids) if ids else ({}, None)
-            found = [node for node in nodes.values() if node is not None]
-            gone = [node_id for node_id, node in nodes.items() if node is None]
-            rows, rejects = self.split(run.entity, found)
-            done = len(ids) < RECHECK_BATCH
-            checkpoint = replace(
-                job,
-                cursor=None if done else ids[-1],
-                phase=self.next_phase(run, "recheck") if done else "recheck",
-                skipped=job.skipped + len(rejects),
-                warnings=job.warnings + bool(rejects),
-                api_cost=job.api_cost + (rate.cost if rate else 0),
-                rate_remaining=rate.remaining if rate else job.rate_remaining,
-            )
-            run.commit(
-                lambda conn, rows=rows, rejects=rejects, gone=gone: (
-                    self.write_rows(conn, run.entity, rows, rejects),
-                    db.run_sql(conn, "sync/soft_delete_pull_requests", {"ids": gone}),
-                ),
-                checkpoint,
-                point="recheck",
-            )
-            if ids:
-                self.report(run, f"rechecked {len(ids)} open pull requests ({len(gone)} gone)")
-            if done:
-                return
+        params = {
+            "repo": run.entity,
+            "before": run.job.watermark_ts,
+            "after": run.job.cursor,
+            "batch_size": RECHECK_BATCH,
+        }
+        return [r[0] for r in db.run_sql(run.conn, "sync/select_open_pull_requests", params)]
+
+    def fetch_by_ids(self, entity: str, ids: list[str]) -> tuple[list[dict], list[str], int, int | None]:
+        nodes, rate = self.hook.pull_requests_by_id(ids)
+        found = [node for node in nodes.values() if node is not None]
+        return found, [i for i, node in nodes.items() if node is None], rate.cost, rate.remaining
 
     def sweep(self, run: EntityRun) -> None:
         """Every id GitHub still lists, page by page; then soft-delete the rest, undelete the listed."""

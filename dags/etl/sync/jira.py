@@ -162,12 +162,16 @@ class JiraSync(ServiceSync):
             )
             if done:
                 checkpoint = replace(checkpoint, phase=self.next_phase(run, "walk"))
-            run.commit(
-                lambda conn, rows=rows, rejects=rejects: self.write_rows(conn, run.entity, rows, rejects), checkpoint
-            )
+            run.commit(lambda conn, rows=rows, rejects=rejects: self.write_page(conn, run, rows, rejects), checkpoint)
             self.report(run, f"page {run.job.pages}: {len(rows)} issues")
             if done:
                 return
+
+    def fetch_by_ids(self, entity: str, ids: list[str]) -> tuple[list[dict], list[str], int, int | None]:
+        jql = " AND ".join([*self.scope(entity), f"id IN ({', '.join(ids)})"]) + " ORDER BY key ASC"
+        page, _ = self.hook.search_page(jql, fields=self.fields, max_results=len(ids))
+        found = {str(issue.get("id")) for issue in page.issues}
+        return page.issues, [i for i in ids if i not in found], 1, None
 
     def sweep(self, run: EntityRun) -> None:
         """Every id Jira still lists (keyset on the issue key), then soft-delete the rest."""

@@ -281,13 +281,9 @@ class EntityRun:
         )
 
     def sweep_due(self, every_hours: float) -> bool:
-        """The id-only sweep runs on every full pass, and on incremental ones once per interval."""
-        job = self.job
-        return (
-            job.mode == "full"
-            or job.last_sweep_at is None
-            or utcnow() - job.last_sweep_at >= dt.timedelta(hours=every_hours)
-        )
+        """An incremental pass sweeps when the last sweep (or full pass) is older than the interval."""
+        last = self.job.last_sweep_at
+        return last is None or utcnow() - last >= dt.timedelta(hours=every_hours)
 
     def wait(self, until: dt.datetime, reason: str) -> None:
         """Rate limited for long: PENDING until ``until``; the checkpoint is already stored."""

@@ -2,9 +2,14 @@
 
 A pass is a sequence of phases, each made of pages committed with their checkpoint:
 
-    walk       the changed records, page by page (all of them in a full pass)
-    recheck    records still open in our tables that the walk did not reach (GitHub)
-    sweep      the id-only listing that soft-deletes what the API no longer returns
+    walk       the changed records, page by page (all of them in a full pass, whose walk also
+               notes every id it sees)
+    recheck    records fetched again by id, 100 at a time: in a full pass, those of our rows
+               the walk did not see (gone: soft-deleted; moved during the walk: refreshed), so
+               a full pass needs no sweep; in an incremental GitHub pass, pull requests still
+               open here that the walk did not reach
+    sweep      incremental passes, every ETL_SYNC_SWEEP_HOURS: the id-only listing that
+               soft-deletes what the API no longer returns
     reconcile  the API's count against ours; a mismatch is a warning with both numbers
 
 The phase under way is part of the checkpoint, so a resumed pass goes on where it stopped.
@@ -18,6 +23,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import psycopg
 
@@ -30,6 +36,7 @@ from etl.sync.jobs import PHASES, EntityResult, EntityRun, Status, utcnow
 
 Progress = Callable[[str], None]
 Reject = tuple[dict, str]  # (the record as delivered, why it was skipped)
+RECHECK_BATCH = 100  # GitHub's nodes(ids:) and a Jira page both take at most 100
 
 
 def timestamp(value: object, *, optional: bool = False) -> dt.datetime | None:
@@ -51,7 +58,7 @@ class ServiceSync:
     service: str
     pipeline: str
     table: str  # sync.<table>, upserted by include/sql/sync/upsert_<table>.sql
-    has_recheck = False
+    rechecks_incremental = False  # incremental passes re-fetch records the walk cannot see change
 
     def __init__(self, *, run_id: str, log: PipelineLogger, progress: Progress | None = None) -> None:
         self.run_id = run_id
@@ -69,11 +76,12 @@ class ServiceSync:
 
     def next_phase(self, run: EntityRun, phase: str) -> str | None:
         """The phase after ``phase`` in this pass (None: the pass is complete)."""
+        full = run.job.mode == "full"
         for following in PHASES[PHASES.index(phase) + 1 :]:
-            if following == "recheck" and not (self.has_recheck and run.job.mode == "incremental"):
+            if following == "recheck" and not (full or self.rechecks_incremental):
                 continue
-            if following == "sweep" and not run.sweep_due(settings().sync_sweep_hours):
-                continue
+            if following == "sweep" and (full or not run.sweep_due(settings().sync_sweep_hours)):
+                continue  # a full pass's walk and recheck already did what the sweep does
             return following
         return None
 
@@ -104,6 +112,16 @@ class ServiceSync:
     def row(self, entity: str, record: dict) -> dict:
         """One API record as a table row, or RecordError."""
         raise NotImplementedError
+
+    def write_page(self, conn: psycopg.Connection, run: EntityRun, rows: list[dict], rejects: list[Reject]) -> None:
+        """A walk page: its rows and rejects, and in a full pass the ids it saw (for the recheck)."""
+        self.write_rows(conn, run.entity, rows, rejects)
+        if run.job.mode == "full":
+            params = {"service": self.service, "entity": run.entity}
+            if run.job.pages == 0:  # the first page: forget ids noted by an abandoned pass
+                db.run_sql(conn, "sync/clear_sweep_ids", params)
+            seen = [str(row["id"]) for row in rows] + [str(r["id"]) for r, _ in rejects if r.get("id")]
+            db.run_sql(conn, "sync/insert_sweep_ids", {**params, "ids": seen})
 
     def write_rows(self, conn: psycopg.Connection, entity: str, rows: list[dict], rejects: list[Reject]) -> None:
         """Upsert a page's rows and keep its rejects in ops.rejected_rows (line = the record's number)."""
@@ -149,6 +167,52 @@ class ServiceSync:
         raise NotImplementedError
 
     def recheck(self, run: EntityRun) -> None:
+        """Fetch records again by id, a batch per transaction; missing ones are soft-deleted."""
+        while True:
+            job = run.job
+            full = job.mode == "full"
+            if full:  # our rows the full walk did not see
+                params = {
+                    "service": self.service,
+                    "entity": run.entity,
+                    "after": job.cursor,
+                    "batch_size": RECHECK_BATCH,
+                }
+                ids = [str(r[0]) for r in db.run_sql(run.conn, f"sync/select_unseen_{self.table}", params)]
+            else:
+                ids = self.stale_ids(run)
+            records, gone, cost, remaining = self.fetch_by_ids(run.entity, ids) if ids else ([], [], 0, None)
+            rows, rejects = self.split(run.entity, records)
+            done = len(ids) < RECHECK_BATCH
+            checkpoint = replace(
+                job,
+                cursor=None if done else ids[-1],
+                phase=self.next_phase(run, "recheck") if done else "recheck",
+                skipped=job.skipped + len(rejects),
+                warnings=job.warnings + bool(rejects),
+                api_cost=job.api_cost + cost,
+                rate_remaining=remaining if remaining is not None else job.rate_remaining,
+                last_sweep_at=utcnow() if done and full else job.last_sweep_at,
+            )
+
+            def write(conn: psycopg.Connection, rows=rows, rejects=rejects, gone=gone, last=done and full) -> None:
+                self.write_rows(conn, run.entity, rows, rejects)
+                db.run_sql(conn, f"sync/soft_delete_{self.table}", {"ids": gone})
+                if last:
+                    db.run_sql(conn, "sync/clear_sweep_ids", {"service": self.service, "entity": run.entity})
+
+            run.commit(write, checkpoint, point="recheck")
+            if ids:
+                self.report(run, f"fetched {len(ids)} records again by id ({len(gone)} gone)")
+            if done:
+                return
+
+    def stale_ids(self, run: EntityRun) -> list[str]:
+        """Incremental passes: the next batch of records to fetch again by id (after ``run.job.cursor``)."""
+        return []
+
+    def fetch_by_ids(self, entity: str, ids: list[str]) -> tuple[list[dict], list[str], int, int | None]:
+        """(records found, ids the API no longer has, API cost, points left or None)."""
         raise NotImplementedError
 
     def sweep(self, run: EntityRun) -> None:

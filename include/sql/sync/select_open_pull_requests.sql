@@ -6,6 +6,6 @@ where
     and state = 'OPEN'
     and deleted_at is null
     and updated_at < %(before)s
-    and id > %(after)s
+    and (%(after)s::text is null or id > %(after)s::text)
 order by id
 limit %(batch_size)s;
