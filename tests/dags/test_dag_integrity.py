@@ -90,19 +90,23 @@ def test_retail_gold_rebuild_is_manual_with_params(dagbag: DagBag) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "valid"),
+    ("dag_id", "params", "valid"),
     [
-        ({"year": 2011, "month": 3}, True),
-        ({"month": 13}, False),
-        ({"year": "2011"}, False),
-        ({"reset": "yes"}, False),
+        ("retail_gold_rebuild", {"year": 2011, "month": 3}, True),
+        ("retail_gold_rebuild", {"month": 13}, False),
+        ("retail_gold_rebuild", {"year": "2011"}, False),
+        ("retail_gold_rebuild", {"reset": "yes"}, False),
+        ("engineering_sync", {"repos": ["acme/api"], "projects": ["ENG"], "full_refresh": True}, True),
+        ("engineering_sync", {"repos": ["not a repo"]}, False),
+        ("engineering_sync", {"projects": ["eng"]}, False),
+        ("engineering_sync", {"full_refresh": "yes"}, False),
     ],
 )
-def test_retail_gold_rebuild_params_are_validated(dagbag: DagBag, params: dict, valid: bool) -> None:
+def test_manual_params_are_validated(dagbag: DagBag, dag_id: str, params: dict, valid: bool) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
     def trigger_with() -> None:
-        conf = copy.deepcopy(dagbag.dags["retail_gold_rebuild"].params)
+        conf = copy.deepcopy(dagbag.dags[dag_id].params)
         for key, value in params.items():
             conf[key] = value  # validated against the Param's schema
         conf.validate()
@@ -178,28 +182,3 @@ def test_engineering_sync_maps_one_task_per_entity_in_per_service_pools(dagbag: 
         assert task.operator_name == operator
         assert task.upstream_task_ids == {"ensure_schema", "repos" if pool == "github_api" else "projects"}
         assert task.retries >= 2
-
-
-@pytest.mark.parametrize(
-    ("params", "valid"),
-    [
-        ({"repos": ["acme/api"], "projects": ["ENG"], "full_refresh": True}, True),
-        ({"repos": ["not a repo"]}, False),
-        ({"projects": ["eng"]}, False),
-        ({"full_refresh": "yes"}, False),
-    ],
-)
-def test_engineering_sync_params_are_validated(dagbag: DagBag, params: dict, valid: bool) -> None:
-    from airflow.sdk.exceptions import ParamValidationError
-
-    def trigger_with() -> None:
-        conf = copy.deepcopy(dagbag.dags["engineering_sync"].params)
-        for key, value in params.items():
-            conf[key] = value  # validated against the Param's schema
-        conf.validate()
-
-    if valid:
-        trigger_with()
-    else:
-        with pytest.raises(ParamValidationError, match="Invalid input for param"):
-            trigger_with()

@@ -200,7 +200,7 @@ def test_reconciliation_mismatch_is_a_warning_with_both_numbers(repo, conn, capl
     )
     result = run("r2")
     assert (result.outcome, result.api_count, result.db_count, result.warnings) == ("finished", 230, 231, 1)
-    assert "GitHub lists 230 pull requests, we hold 231" in caplog.text
+    assert "acme/api: GitHub counts 230, we hold 231" in caplog.text
 
 
 def test_an_unknown_repository_fails_clearly(sync_env, conn):

@@ -17,7 +17,7 @@ from etl import db, failpoints
 from etl.ops.logs import PipelineLogger
 from etl.sync.errors import InvalidCursorError, RecordError
 from etl.sync.hooks.github import GitHubHook, load_query
-from etl.sync.jobs import EntityRun, config_hash, utcnow
+from etl.sync.jobs import EntityRun, config_hash
 from etl.sync.runner import RECHECK_BATCH, Progress, ServiceSync, timestamp
 
 PIPELINE = "github_sync"
@@ -64,6 +64,7 @@ class GitHubSync(ServiceSync):
     """The phases of a repository's pass (see etl.sync.runner)."""
 
     service = "github"
+    label = "GitHub"
     pipeline = PIPELINE
     table = "github_pull_requests"
     rechecks_incremental = True
@@ -151,58 +152,14 @@ class GitHubSync(ServiceSync):
         found = [node for node in nodes.values() if node is not None]
         return found, [i for i, node in nodes.items() if node is None], rate.cost, rate.remaining
 
-    def sweep(self, run: EntityRun) -> None:
-        """Every id GitHub still lists, page by page; then soft-delete the rest, undelete the listed."""
-        while True:
-            job = run.job
-            page = self.hook.pull_request_ids_page(run.entity, first=100, after=job.cursor)
-            ids = [str(node.get("id")) for node in page.nodes if node.get("id")]
-            done = not page.has_next
-            checkpoint = replace(
-                job,
-                cursor=None if done else page.end_cursor,
-                api_cost=job.api_cost + page.rate.cost,
-                rate_remaining=page.rate.remaining,
-            )
-            if done:
-                checkpoint = replace(checkpoint, phase=self.next_phase(run, "sweep"), last_sweep_at=utcnow())
-            first = job.cursor is None
-            run.commit(
-                lambda conn, ids=ids, done=done, first=first: self.write_sweep_page(
-                    conn, run.entity, ids, first=first, done=done
-                ),
-                checkpoint,
-                point="sweep",
-            )
-            if done:
-                self.report(run, "id sweep done")
-                return
+    def sweep_page(self, entity: str, cursor: str | None) -> tuple[list[str], str | None, int, int | None]:
+        page = self.hook.pull_request_ids_page(entity, first=100, after=cursor)
+        ids = [str(node["id"]) for node in page.nodes if node.get("id")]
+        return ids, page.end_cursor if page.has_next else None, page.rate.cost, page.rate.remaining
 
-    def reconcile(self, run: EntityRun) -> None:
-        """GitHub's totalCount against our live rows; a mismatch is a warning with both numbers."""
-        job = run.job
+    def count_remote(self, run: EntityRun) -> tuple[int, int, int | None]:
         page = self.hook.pull_request_ids_page(run.entity, first=1, after=None)
-        ours = db.run_sql(run.conn, "sync/count_pull_requests", {"repo": run.entity}).fetchone()[0]
-        mismatch = page.total_count != ours
-        if mismatch:
-            self.log.warning(
-                "%s: GitHub lists %d pull requests, we hold %d",
-                run.entity,
-                page.total_count,
-                ours,
-                metadata={"api_count": page.total_count, "db_count": ours},
-            )
-        run.commit(
-            lambda conn: None,
-            replace(
-                job,
-                phase=self.next_phase(run, "reconcile"),
-                api_count=page.total_count,
-                db_count=ours,
-                reconciled_at=utcnow(),
-                warnings=job.warnings + mismatch,
-                api_cost=job.api_cost + page.rate.cost,
-                rate_remaining=page.rate.remaining,
-            ),
-            point="reconcile",
-        )
+        return page.total_count, page.rate.cost, page.rate.remaining
+
+    def count_local(self, run: EntityRun) -> int:
+        return db.run_sql(run.conn, "sync/count_pull_requests", {"repo": run.entity}).fetchone()[0]

@@ -73,6 +73,7 @@ class JiraSync(ServiceSync):
     """The phases of a project's pass (see etl.sync.runner)."""
 
     service = "jira"
+    label = "Jira"
     pipeline = PIPELINE
     table = "jira_issues"
 
@@ -173,58 +174,19 @@ class JiraSync(ServiceSync):
         found = {str(issue.get("id")) for issue in page.issues}
         return page.issues, [i for i in ids if i not in found], 1, None
 
-    def sweep(self, run: EntityRun) -> None:
-        """Every id Jira still lists (keyset on the issue key), then soft-delete the rest."""
-        while True:
-            job = run.job
-            clauses = self.scope(run.entity)
-            if job.cursor:
-                clauses.append(f'key > "{job.cursor}"')
-            page = self.hook.search(
-                " AND ".join(clauses) + " ORDER BY key ASC", fields=["id"], max_results=SWEEP_PAGE_SIZE
-            )
-            ids = [str(issue["id"]) for issue in page.issues if issue.get("id")]
-            done = page.is_last or not page.issues
-            checkpoint = replace(job, cursor=None if done else str(page.issues[-1]["key"]), api_cost=job.api_cost + 1)
-            if done:
-                checkpoint = replace(checkpoint, phase=self.next_phase(run, "sweep"), last_sweep_at=utcnow())
-            first = job.cursor is None
-            run.commit(
-                lambda conn, ids=ids, done=done, first=first: self.write_sweep_page(
-                    conn, run.entity, ids, first=first, done=done
-                ),
-                checkpoint,
-                point="sweep",
-            )
-            if done:
-                self.report(run, "id sweep done")
-                return
+    def sweep_page(self, entity: str, cursor: str | None) -> tuple[list[str], str | None, int, int | None]:
+        """A keyset on the issue key: a deletion during the sweep shifts no page."""
+        clauses = self.scope(entity) + ([f'key > "{cursor}"'] if cursor else [])
+        page = self.hook.search(" AND ".join(clauses) + " ORDER BY key ASC", fields=["id"], max_results=SWEEP_PAGE_SIZE)
+        ids = [str(issue["id"]) for issue in page.issues if issue.get("id")]
+        last = page.is_last or not page.issues
+        return ids, None if last else str(page.issues[-1]["key"]), 1, None
 
-    def reconcile(self, run: EntityRun) -> None:
-        """Jira's count of the project (up to the walk's upper bound) against our live rows."""
-        job = run.job
-        upper = job.walk_upper or utcnow()
-        theirs = self.hook.count(" AND ".join([*self.scope(run.entity), f"created <= {epoch_ms(upper)}"]))
-        ours = db.run_sql(run.conn, "sync/count_jira_issues", {"project": run.entity, "upper": upper}).fetchone()[0]
-        mismatch = theirs != ours
-        if mismatch:
-            self.log.warning(
-                "%s: Jira counts %d issues, we hold %d",
-                run.entity,
-                theirs,
-                ours,
-                metadata={"api_count": theirs, "db_count": ours},
-            )
-        run.commit(
-            lambda conn: None,
-            replace(
-                job,
-                phase=self.next_phase(run, "reconcile"),
-                api_count=theirs,
-                db_count=ours,
-                reconciled_at=utcnow(),
-                warnings=job.warnings + mismatch,
-                api_cost=job.api_cost + 1,
-            ),
-            point="reconcile",
-        )
+    def count_remote(self, run: EntityRun) -> tuple[int, int, int | None]:
+        """Issues created up to the walk's upper bound: later ones come with the next pass."""
+        upper = run.job.walk_upper or utcnow()
+        return self.hook.count(" AND ".join([*self.scope(run.entity), f"created <= {epoch_ms(upper)}"])), 1, None
+
+    def count_local(self, run: EntityRun) -> int:
+        params = {"project": run.entity, "upper": run.job.walk_upper or utcnow()}
+        return db.run_sql(run.conn, "sync/count_jira_issues", params).fetchone()[0]

@@ -56,6 +56,7 @@ class ServiceSync:
     """What a service (GitHub, Jira) plugs into the runner: one method per phase."""
 
     service: str
+    label: str  # the service's name in messages
     pipeline: str
     table: str  # sync.<table>, upserted by include/sql/sync/upsert_<table>.sql
     rechecks_incremental = False  # incremental passes re-fetch records the walk cannot see change
@@ -216,9 +217,68 @@ class ServiceSync:
         raise NotImplementedError
 
     def sweep(self, run: EntityRun) -> None:
+        """Every id the API still lists, page by page; after the last, soft-delete the rest."""
+        while True:
+            job = run.job
+            ids, following, cost, remaining = self.sweep_page(run.entity, job.cursor)
+            done = following is None
+            checkpoint = replace(
+                job,
+                cursor=following,
+                api_cost=job.api_cost + cost,
+                rate_remaining=remaining if remaining is not None else job.rate_remaining,
+            )
+            if done:
+                checkpoint = replace(checkpoint, phase=self.next_phase(run, "sweep"), last_sweep_at=utcnow())
+            first = job.cursor is None
+            run.commit(
+                lambda conn, ids=ids, done=done, first=first: self.write_sweep_page(
+                    conn, run.entity, ids, first=first, done=done
+                ),
+                checkpoint,
+                point="sweep",
+            )
+            if done:
+                self.report(run, "id sweep done")
+                return
+
+    def sweep_page(self, entity: str, cursor: str | None) -> tuple[list[str], str | None, int, int | None]:
+        """(ids listed, the cursor of the next page or None after the last, API cost, points left)."""
         raise NotImplementedError
 
     def reconcile(self, run: EntityRun) -> None:
+        """The API's count against our live rows; a mismatch is a warning with both numbers."""
+        job = run.job
+        theirs, cost, remaining = self.count_remote(run)
+        ours = self.count_local(run)
+        mismatch = theirs != ours
+        if mismatch:
+            self.log.warning(
+                "%s: %s counts %d, we hold %d",
+                run.entity,
+                self.label,
+                theirs,
+                ours,
+                metadata={"api_count": theirs, "db_count": ours},
+            )
+        checkpoint = replace(
+            job,
+            phase=self.next_phase(run, "reconcile"),
+            api_count=theirs,
+            db_count=ours,
+            reconciled_at=utcnow(),
+            warnings=job.warnings + mismatch,
+            api_cost=job.api_cost + cost,
+            rate_remaining=remaining if remaining is not None else job.rate_remaining,
+        )
+        run.commit(lambda conn: None, checkpoint, point="reconcile")
+
+    def count_remote(self, run: EntityRun) -> tuple[int, int, int | None]:
+        """(the API's count of the entity's records, API cost, points left or None)."""
+        raise NotImplementedError
+
+    def count_local(self, run: EntityRun) -> int:
+        """Our live rows of the entity, counted as the API counts them."""
         raise NotImplementedError
 
 
