@@ -32,7 +32,7 @@ from etl.config import settings
 from etl.ops.logs import PipelineLogger, flush_logs, redact
 from etl.ops.runs import record_run
 from etl.sync.errors import ApiRequestError, CorruptPageError, JobPausedError, RateLimitWait, RecordError
-from etl.sync.jobs import PHASES, EntityResult, EntityRun, Status, utcnow
+from etl.sync.jobs import PHASES, EntityResult, EntityRun, utcnow
 
 Progress = Callable[[str], None]
 Reject = tuple[dict, str]  # (the record as delivered, why it was skipped)
@@ -397,6 +397,3 @@ def next_due(results: list[EntityResult]) -> dt.datetime | None:
     """The earliest ``next_retry_at`` among waiting entities (when to come back)."""
     times = [r.next_retry_at for r in results if r.outcome == "waiting" and r.next_retry_at]
     return min(times) if times else None
-
-
-__all__ = ["EntityResult", "ServiceSync", "Status", "next_due", "sync_entity", "sync_queue"]
