@@ -219,6 +219,95 @@ def _sized(item: str) -> tuple[str, int]:
     return name, int(count or 100)
 
 
+def cmd_files_load(args: argparse.Namespace) -> int:
+    from etl.files.load import finish_run, load_directory, start_run
+    from etl.files.report import run_report
+    from etl.notify import notify
+    from etl.ops import init_schema
+
+    init_schema()
+    run_id = _cli_run_id("files")
+    started = time.monotonic()
+    if not args.dry_run:
+        start_run(run_id)
+    results = load_directory(
+        Path(args.relationships) if args.relationships else None,
+        Path(args.dir) if args.dir else None,
+        run_id=run_id,
+        threshold=args.reject_threshold,
+        archive_dir=Path(args.archive) if args.archive else None,
+        dry_run=args.dry_run,
+    )
+    for r in results:
+        line = f"{r.file} -> {', '.join(r.tables)}: {r.status}, {r.records:,} records, {r.loaded:,} loaded, "
+        line += f"{r.rejected:,} rejected ({r.error_rate:.2%})"
+        if r.snapshots:
+            line += f"; previous contents kept as {', '.join(r.snapshots)}"
+        if r.error:
+            line += f"\n    {r.error}"
+        print(line)
+    if not results:
+        print("no declared file in the drop directory")
+    if args.dry_run:
+        return 0
+    status = finish_run(run_id, results)
+    report = run_report(run_id, status, results, duration_s=time.monotonic() - started)
+    if not args.no_notify:
+        for channel, outcome in notify(report).items():
+            print(f"notification {channel}: {outcome}")
+    print(f"run {run_id}: {status.upper()}: {report.summary}")
+    return 1 if status == "error" else 0
+
+
+def cmd_files_rollback(args: argparse.Namespace) -> int:
+    from etl.files.snapshots import rollback
+    from etl.ops import init_schema
+
+    init_schema()
+    result = rollback(args.table, args.to, run_id=_cli_run_id("rollback"))
+    print(
+        f"{result.table}: restored {result.restored} ({result.rows:,} rows, md5 {result.checksum}); "
+        f"the replaced contents are kept as {result.saved_as or 'nothing (there were none)'}"
+    )
+    return 0
+
+
+def cmd_files_status(args: argparse.Namespace) -> int:
+    from etl.files.report import format_status, recent_runs
+    from etl.files.snapshots import snapshots
+    from etl.ops import init_schema
+
+    init_schema()
+    print(format_status(recent_runs(args.last)))
+    kept = snapshots()
+    if kept:
+        print("\nsnapshots kept (etl files rollback --table T [--to SNAPSHOT]):")
+        for s in kept:
+            print(f"  {s['table_name']:<28} {s['snapshot']:<56} {s['row_count']:>10,} rows  {s['reason']}")
+    return 0
+
+
+def _add_files_parser(sub: argparse._SubParsersAction) -> None:
+    files = sub.add_parser("files", help="nightly fixed-width files").add_subparsers(
+        dest="files_command", required=True
+    )
+    p = files.add_parser("load", help="load the declared files of a drop directory (each all or nothing)")
+    p.add_argument("--relationships", help="relationships.json (default: ETL_FILES_RELATIONSHIPS)")
+    p.add_argument("--dir", help="the drop directory (default: ETL_FILES_DROP_DIR)")
+    p.add_argument("--archive", help="where loaded files go (default: ETL_FILES_ARCHIVE_DIR)")
+    p.add_argument("--reject-threshold", type=float, help="refuse a file above this share of rejected records")
+    p.add_argument("--dry-run", action="store_true", help="parse and validate; load, move and notify nothing")
+    p.add_argument("--no-notify", action="store_true", help="send no Slack/Teams/email notification")
+    p.set_defaults(func=cmd_files_load)
+    p = files.add_parser("rollback", help="restore a table from a kept snapshot (default: the newest)")
+    p.add_argument("--table", required=True)
+    p.add_argument("--to", help="the snapshot to restore (see etl files status)")
+    p.set_defaults(func=cmd_files_rollback)
+    p = files.add_parser("status", help="health, the last runs and their averages, kept snapshots")
+    p.add_argument("--last", type=int, default=10, help="how many runs (default 10)")
+    p.set_defaults(func=cmd_files_status)
+
+
 def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
     sync = sub.add_parser("sync", help="Jira and GitHub syncs").add_subparsers(dest="sync_command", required=True)
     for service, option, example in (("github", "--repos", "OWNER/NAME,..."), ("jira", "--projects", "KEY,...")):
@@ -298,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_retail_summary)
 
     _add_sync_parser(sub)
+    _add_files_parser(sub)
 
     p = sub.add_parser("recover", help="clear a DAG's failed run and re-queue the runs it blocks, in order")
     p.add_argument("dag_id")

@@ -62,6 +62,13 @@ class Settings:
     github_rate_reserve: int  # stop before the hourly points run out
     jira_overlap_seconds: float
     jira_safety_lag_seconds: float
+    # nightly fixed-width files
+    files_relationships: Path
+    files_drop_dir: Path
+    files_archive_dir: Path
+    files_reject_threshold: float
+    files_keep_snapshots: int
+    files_wait_hours: float
 
 
 JIRA_FIELDS = "summary,status,issuetype,priority,assignee,reporter,created,updated,resolutiondate,labels,project"
@@ -104,4 +111,12 @@ def settings() -> Settings:
         github_rate_reserve=int(_env("ETL_GITHUB_RATE_RESERVE", "50")),
         jira_overlap_seconds=float(_env("ETL_JIRA_OVERLAP_SECONDS", "300")),
         jira_safety_lag_seconds=float(_env("ETL_JIRA_SAFETY_LAG_SECONDS", "60")),
+        files_relationships=Path(
+            _env("ETL_FILES_RELATIONSHIPS", str(PROJECT_ROOT / "include" / "files" / "relationships.json"))
+        ),
+        files_drop_dir=Path(_env("ETL_FILES_DROP_DIR", str(home / "landing" / "files"))),
+        files_archive_dir=Path(_env("ETL_FILES_ARCHIVE_DIR", str(home / "archive" / "files"))),
+        files_reject_threshold=float(_env("ETL_FILES_REJECT_THRESHOLD", "0.05")),
+        files_keep_snapshots=int(_env("ETL_FILES_KEEP_SNAPSHOTS", "7")),
+        files_wait_hours=float(_env("ETL_FILES_WAIT_HOURS", "4")),
     )

@@ -24,7 +24,7 @@ def dagbag() -> DagBag:
 
 def test_no_import_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"retail_daily", "retail_gold_rebuild", "engineering_sync"}
+    assert set(dagbag.dag_ids) == {"retail_daily", "retail_gold_rebuild", "engineering_sync", "files_nightly"}
 
 
 def test_shared_code_is_not_parsed_as_dags(dagbag: DagBag) -> None:
@@ -182,3 +182,22 @@ def test_engineering_sync_maps_one_task_per_entity_in_per_service_pools(dagbag: 
         assert task.operator_name == operator
         assert task.upstream_task_ids == {"ensure_schema", "repos" if pool == "github_api" else "projects"}
         assert task.retries >= 2
+
+
+def test_files_nightly_waits_loads_each_file_and_always_reports(dagbag: DagBag) -> None:
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = dagbag.dags["files_nightly"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert dag.timetable.expression == "0 2 * * *"
+    assert str(dag.timetable.timezone) == "UTC"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    sensor, load, report = (dag.get_task(t) for t in ("wait_for_files", "load_file", "report"))
+    assert sensor.mode == "reschedule"  # no worker slot held between pokes
+    assert sensor.poke_interval >= 60
+    assert sensor.upstream_task_ids == {"ensure_schema"}
+    assert load.upstream_task_ids == {"wait_for_files"}
+    assert report.upstream_task_ids == {"load_file"}
+    assert report.trigger_rule == "all_done"  # notifies on failures too
+    assert load.retries >= 2  # transient errors; bad input fails at once (AirflowFailException)

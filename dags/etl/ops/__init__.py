@@ -10,6 +10,7 @@ SCHEMA_SCRIPTS = (
     "sync/create_sync_schema",
     "sync/create_sync_functions",
     "sync/create_sync_views",
+    "files/create_files_schema",
 )
 
 

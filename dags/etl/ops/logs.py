@@ -36,7 +36,11 @@ _SECRET_PATTERNS = (
     ),
     # webhook URLs carry their secret in the path
     (re.compile(r"https://hooks\.slack\.com/\S+"), "https://hooks.slack.com/" + MASK),
-    (re.compile(r"https://[\w.-]*(?:webhook\.office\.com|logic\.azure\.com)\S*"), "https://" + MASK),
+    # Teams: legacy connectors, Workflows on Logic Apps, and Workflows on Power Platform (since 2025)
+    (
+        re.compile(r"https://[\w.-]*(?:webhook\.office\.com|logic\.azure\.com|api\.powerplatform\.com)\S*"),
+        "https://" + MASK,
+    ),
     # GitHub and Slack tokens
     (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abprs]-[\w-]{10,})"), MASK),
 )

@@ -134,7 +134,7 @@ class ServiceSync:
                 )
             if rejects:
                 cur.executemany(
-                    db.load_sql("sync/upsert_rejected_record"),
+                    db.load_sql("ops/upsert_rejected_row"),
                     [
                         {
                             "pipeline_name": self.pipeline,

@@ -1,0 +1,204 @@
+"""Fixed-width file speed, as ratios against baselines measured in the same run.
+
+    python bench/bench_files.py [--records 1000000] [--repeat 3]
+
+1. Parse: etl.files.parser.parse_file of a CDNOW-layout file of --records records (types
+   and validation included) vs pandas.read_fwf of the same file (colspecs given, default type
+   inference) and vs plain Python slicing of its lines (no types, no checks: a floor for any
+   per-record Python code). Target: parse_file >= 3x read_fwf in records/s. Also reported: the
+   peak memory parse_file allocates (tracemalloc, one extra run).
+
+The file is the real CDNOW log's records repeated, each copy with other customer ids and dates
+shifted by whole weeks; synthetic records (with a NOTE) when the real file is not there. Best
+of --repeat runs. Results are printed and written to bench/results/files-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import random
+import sys
+import tempfile
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from _common import SHARED, Timing, machine_info, measure, print_table, verdict, write_results
+
+from etl.files.layouts import FileLayout, load_relationships
+from etl.files.parser import parse_file
+
+REAL_CDNOW = SHARED / "data" / "fixed_width" / "CDNOW_master.txt.gz"
+TARGET_PARSE_VS_READ_FWF = 3.0  # parse_file records/s / read_fwf records/s, at least
+
+HEADER = " customer_id  date number_of_cds  dollar_value"
+COLUMNS = [
+    {"name": "customer_id", "start": 1, "width": 5, "type": "int", "required": True},
+    {"name": "date", "start": 7, "width": 8, "type": "date", "format": "%Y%m%d"},
+    {"name": "number_of_cds", "start": 15, "width": 3, "type": "int"},
+    {"name": "dollar_value", "start": 18, "width": 8, "type": "decimal"},
+]
+LAYOUT = {
+    "filename": "CDNOW_master.txt",
+    "table_name": "cdnow_purchases",
+    "encoding": "utf-8",
+    "line_ending": "crlf",
+    "header_lines": 1,
+    "record_length": 26,
+    "columns": COLUMNS,
+}
+
+
+# --- the source file ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    records: int
+    origin: str
+    layouts: list[FileLayout]
+
+
+def prepare_source(records: int, tmp: Path) -> Source:
+    """CDNOW_master.txt with ``records`` records in tmp, and its layouts from a relationships.json."""
+    if REAL_CDNOW.exists():
+        seeds = _real_records()
+        origin = f"{REAL_CDNOW.name}: its {len(seeds):,} records repeated, ids and dates varied per copy"
+    else:
+        rng = random.Random(42)
+        seeds = [
+            (
+                rng.randint(1, 23570),
+                dt.date(1997, 1, 1) + dt.timedelta(rng.randint(0, 545)),
+                rng.randint(1, 9),
+                rng.uniform(5, 200),
+            )
+            for _ in range(50_000)
+        ]
+        origin = "synthetic records"
+        print(f"NOTE: {REAL_CDNOW} is not there: synthetic records in the CDNOW layout")
+    lines = [HEADER]
+    dates: dict[dt.date, str] = {}
+    for n in range(records):
+        copy, at = divmod(n, len(seeds))
+        customer, day, cds, dollars = seeds[at]
+        day += dt.timedelta(weeks=copy % 50)
+        text = dates.get(day) or dates.setdefault(day, f"{day:%Y%m%d}")
+        lines.append(f" {(customer + copy * 23_570) % 100_000:05d} {text}{cds:>3}{dollars:>8.2f}")
+    path = tmp / "CDNOW_master.txt"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+    config = tmp / "relationships.json"
+    config.write_text(json.dumps({"file_layouts": [LAYOUT]}))
+    return Source(path, records, origin, load_relationships(config).layouts_for(path.name))
+
+
+def _real_records() -> list[tuple[int, dt.date, int, float]]:
+    text = gzip.decompress(REAL_CDNOW.read_bytes()).decode("ascii")
+    return [
+        (int(line[1:6]), dt.datetime.strptime(line[7:15], "%Y%m%d").date(), int(line[15:18]), float(line[18:26]))
+        for line in text.splitlines()[1:]
+        if line
+    ]
+
+
+# --- 1. parse -------------------------------------------------------------------------
+
+
+def read_fwf(src: Source) -> int:
+    colspecs = [(c["start"], c["start"] + c["width"]) for c in COLUMNS]
+    frame = pd.read_fwf(src.path, colspecs=colspecs, names=[c["name"] for c in COLUMNS], skiprows=1)
+    return len(frame)
+
+
+def python_slicing(src: Source) -> int:
+    lines = src.path.read_bytes().decode("utf-8").split("\r\n")[1:]
+    rows = [(line[1:6], line[7:15], line[15:18], line[18:26]) for line in lines if line]
+    return len(rows)
+
+
+def parse(src: Source) -> int:
+    parsed = parse_file(src.path, src.layouts)
+    return parsed.tables[0].rows
+
+
+def bench_parse(src: Source, repeat: int) -> dict:
+    counts = {"read_fwf": read_fwf(src), "python slicing": python_slicing(src), "parse_file": parse(src)}
+    if set(counts.values()) != {src.records}:
+        raise SystemExit(f"the three readers disagree on the number of records: {counts}")
+    parsed = parse_file(src.path, src.layouts)
+    if parsed.rejects:
+        raise SystemExit(f"parse_file rejected {len(parsed.rejects)} records, first: {parsed.rejects[0]}")
+
+    timings = {
+        "read_fwf": measure("pandas.read_fwf", lambda: read_fwf(src), repeat=repeat, rows=src.records),
+        "slicing": measure("python slicing", lambda: python_slicing(src), repeat=repeat, rows=src.records),
+        "parse_file": measure("parse_file", lambda: parse(src), repeat=repeat, rows=src.records),
+    }
+    tracemalloc.start()
+    parse(src)
+    peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+
+    def per_s(timing: Timing) -> float:
+        return src.records / timing.best
+
+    ratio = per_s(timings["parse_file"]) / per_s(timings["read_fwf"])
+    met = ratio >= TARGET_PARSE_VS_READ_FWF
+    print()
+    print(f"{src.records:,} records, {src.path.stat().st_size / 2**20:.1f} MiB; best of {repeat}")
+    rows = [
+        ("pandas.read_fwf (colspecs, type inference)", "read_fwf", ""),
+        ("python slicing (no types, no checks)", "slicing", ""),
+        ("parse_file (types, validation, COPY text)", "parse_file", f">= {TARGET_PARSE_VS_READ_FWF}x"),
+    ]
+    print_table(
+        ["reader", "best", "records/s", "vs read_fwf", "target", "verdict"],
+        [
+            [
+                label,
+                f"{timings[name].best:.3f} s",
+                f"{per_s(timings[name]):,.0f}",
+                f"{per_s(timings[name]) / per_s(timings['read_fwf']):.2f}x",
+                target,
+                verdict(met) if target else "",
+            ]
+            for label, name, target in rows
+        ],
+    )
+    print(f"parse_file peak allocated memory (tracemalloc): {peak_mb:,.0f} MiB")
+    return {
+        "records": src.records,
+        "file_bytes": src.path.stat().st_size,
+        "source": src.origin,
+        "timings": {name: timing.as_dict() for name, timing in timings.items()},
+        "parse_file_vs_read_fwf": round(ratio, 2),
+        "slicing_vs_read_fwf": round(per_s(timings["slicing"]) / per_s(timings["read_fwf"]), 2),
+        "parse_file_peak_mib": round(peak_mb),
+        "target_parse_vs_read_fwf_min": TARGET_PARSE_VS_READ_FWF,
+        "met": met,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000, help="records in the generated file")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (best is reported)")
+    args = parser.parse_args(argv)
+
+    payload: dict = {"repeat": args.repeat}
+    with tempfile.TemporaryDirectory(prefix="etl_bench_files_") as tmp_name:
+        src = prepare_source(args.records, Path(tmp_name))
+        print(f"source: {src.origin}")
+        payload["parse"] = bench_parse(src, args.repeat)
+    payload["machine"] = machine_info()
+    print(f"results: {write_results('files', payload)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

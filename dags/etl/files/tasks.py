@@ -1,0 +1,59 @@
+"""Glue between files_nightly's tasks and the package's functions (the CLI calls the same ones)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+from pathlib import Path
+
+from airflow.sdk import PokeReturnValue
+from airflow.sdk.exceptions import AirflowFailException
+
+from etl.config import settings
+from etl.errors import BadInputError
+from etl.files.layouts import load_relationships
+from etl.files.load import find_files, finish_run, load_file, results_for_run, start_run
+
+
+def poke_for_files(*, run_id: str, logical_date: dt.datetime | None) -> PokeReturnValue:
+    """Done when every declared name has its file; past the deadline, fail naming the missing ones."""
+    cfg = settings()
+    try:
+        found, missing = find_files(load_relationships(cfg.files_relationships), cfg.files_drop_dir)
+    except BadInputError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    deadline = (logical_date or dt.datetime.now(dt.UTC)) + dt.timedelta(hours=cfg.files_wait_hours)
+    if missing and dt.datetime.now(dt.UTC) > deadline:
+        raise AirflowFailException(
+            f"{', '.join(missing)} did not arrive in {cfg.files_drop_dir} by {deadline:%Y-%m-%d %H:%M} UTC"
+        )
+    if missing:
+        return PokeReturnValue(is_done=False)
+    start_run(run_id)
+    return PokeReturnValue(is_done=True, xcom_value=[str(p) for p in found.values()])
+
+
+def load_one(path: str, *, run_id: str) -> dict:
+    """One file, all or nothing; bad input fails the task at once (retrying cannot help)."""
+    try:
+        return load_file(Path(path), load_relationships(settings().files_relationships), run_id=run_id).as_dict()
+    except BadInputError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def report_run(*, run_id: str, started: dt.datetime | None) -> dict:
+    """Close the run in ops.pipeline_runs from the ledger and notify; returns what was sent."""
+    from etl.files.report import run_report
+    from etl.notify import notify
+
+    results = results_for_run(run_id)
+    names = dict.fromkeys(layout.filename for layout in load_relationships(settings().files_relationships).layouts)
+    missing = [name for name in names if not any(fnmatch.fnmatchcase(r.file, name) for r in results)]
+    error = f"no file for {', '.join(missing)}" if missing else None
+    status = finish_run(run_id, results, error=error)
+    duration = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else None
+    report = run_report(run_id, status, results, duration_s=duration)
+    if error:
+        report = dataclasses.replace(report, summary=f"{report.summary}; {error}")
+    return {"status": status, "summary": report.summary, "notifications": notify(report)}

@@ -1,0 +1,77 @@
+"""
+### files_nightly: the night's fixed-width files, each loaded all or nothing, with snapshots
+
+Layouts come from `relationships.json` (`ETL_FILES_RELATIONSHIPS`); files from the drop
+directory (`ETL_FILES_DROP_DIR`). At 02:00 UTC:
+
+1. **wait_for_files** waits for one file per declared name without holding a worker slot
+   (reschedule mode); `ETL_FILES_WAIT_HOURS` later it fails naming the files that never came.
+2. **load_file**, one mapped task per file: parse and validate by the layout (rejects to
+   `ops.rejected_rows` with line and reason); above `ETL_FILES_REJECT_THRESHOLD` nothing of the
+   file is loaded. Else, in one transaction: staged, checked for duplicate keys, the previous
+   table kept as a snapshot, the new one swapped in. The same bytes again are a no-op. The file
+   then moves to `ETL_FILES_ARCHIVE_DIR/<date>/`. Bad input fails the task without retries.
+3. **report** (whatever happened): the run in `ops.pipeline_runs`, and a Slack / Teams / email
+   notification (Connections `notify_slack`, `notify_teams`, `notify_email`, each optional):
+   success, warning (loaded with rejects) or error. A failed notification never fails the run.
+
+Undo a night: `etl files rollback --table T [--to SNAPSHOT]`. Health: `etl files status`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import CronTriggerTimetable, PokeReturnValue, dag, task
+
+from etl.config import settings
+
+cfg = settings()
+
+
+@dag(
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["files", "nightly"],
+    default_args={
+        "owner": "data-platform",
+        "retries": cfg.task_retries,
+        "retry_delay": dt.timedelta(seconds=60),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    },
+)
+def files_nightly() -> None:
+    @task
+    def ensure_schema() -> list[str]:
+        from etl.ops import init_schema
+
+        return init_schema()
+
+    @task.sensor(mode="reschedule", poke_interval=300, timeout=24 * 3600)
+    def wait_for_files(run_id=None, logical_date=None) -> PokeReturnValue:
+        from etl.files.tasks import poke_for_files
+
+        return poke_for_files(run_id=run_id, logical_date=logical_date)
+
+    @task
+    def load_file(path: str, run_id=None) -> dict:
+        from etl.files.tasks import load_one
+
+        return load_one(path, run_id=run_id)
+
+    @task(trigger_rule="all_done")
+    def report(run_id=None, dag_run=None) -> dict:
+        from etl.files.tasks import report_run
+
+        return report_run(run_id=run_id, started=dag_run.start_date if dag_run else None)
+
+    files = wait_for_files()
+    ensure_schema() >> files
+    load_file.expand(path=files) >> report()
+
+
+files_nightly()

@@ -1,0 +1,2 @@
+-- Rows of a table (composed: {table}).
+select count(*) from {table};

@@ -1,0 +1,2 @@
+-- Drop a table (composed: {table}).
+drop table if exists {table};

@@ -1,0 +1,278 @@
+"""Fixed-width loads against a real PostgreSQL: exact data, atomic swaps, snapshots, bad input.
+
+Every bad delivery must leave the previous contents exactly as they were (table checksum).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import REAL_CDNOW
+
+from etl.errors import BadInputError
+from etl.files.layouts import load_relationships
+from etl.files.load import FileRefusedError, find_files, load_directory, load_file
+from etl.files.snapshots import checksum, rollback, snapshots
+
+STUDENTS = {
+    "primary_keys": {"students": ["student_id"]},
+    "file_to_table": {"students.txt": "students"},
+    "file_layouts": [
+        {
+            "filename": "students.txt",
+            "table_name": "students",
+            "encoding": "cp1252",
+            "line_ending": "lf",
+            "header_lines": 1,
+            "record_length": 40,
+            "columns": [
+                {"name": "student_id", "start": 0, "width": 6, "type": "int", "required": True},
+                {"name": "name", "start": 6, "width": 16, "required": True},
+                {"name": "birth", "start": 22, "width": 10, "type": "date", "format": "%m/%d/%Y"},
+                {"name": "gpa", "start": 32, "width": 4, "type": "decimal", "implied_decimals": 2},
+                {"name": "grade", "start": 36, "width": 4, "type": "int"},
+            ],
+            "field_mapping": {"student_id": "student_id", "name": "name", "birth": "birth_date", "gpa": "gpa"},
+        }
+    ],
+}
+
+
+def student(sid: int, name: str, birth: str = "02/29/2008", gpa: str = "0350", grade: str = "  10") -> str:
+    return f"{sid:06d}{name:<16}{birth:<10}{gpa:>4}{grade:>4}"
+
+
+def students_file(path: Path, rows: list[str], *, encoding: str = "cp1252", ending: str = "\n") -> Path:
+    path.write_bytes(("HEADER students export\n" + "".join(r + ending for r in rows)).encode(encoding))
+    return path
+
+
+CLASS = [student(n, name) for n, name in enumerate(["Zoë", "Ana", "Björn", "Chloé", "Dan", "Eve"], start=1)]
+
+
+@pytest.fixture
+def files_env(tmp_path: Path, etl_env: pytest.MonkeyPatch, conn: psycopg.Connection) -> dict[str, Path]:
+    """A drop and an archive directory, the students layout, empty file tables and ledger."""
+    from etl.config import settings
+    from etl.ops import init_schema
+
+    dirs = {"drop": tmp_path / "drop", "archive": tmp_path / "archive", "relationships": tmp_path / "rel.json"}
+    dirs["drop"].mkdir()
+    dirs["relationships"].write_text(json.dumps(STUDENTS))
+    for key, value in {
+        "ETL_FILES_RELATIONSHIPS": dirs["relationships"],
+        "ETL_FILES_DROP_DIR": dirs["drop"],
+        "ETL_FILES_ARCHIVE_DIR": dirs["archive"],
+        "ETL_FILES_KEEP_SNAPSHOTS": "3",
+    }.items():
+        etl_env.setenv(key, str(value))
+    settings.cache_clear()
+    conn.execute("drop schema if exists files cascade; drop schema if exists files_snapshots cascade")
+    conn.execute("truncate ops.file_loads, ops.file_snapshots, ops.rejected_rows, ops.pipeline_runs")
+    init_schema()
+    return dirs
+
+
+def load(dirs: dict[str, Path], run_id: str = "r1", **kwargs) -> list:
+    return load_directory(dirs["relationships"], dirs["drop"], run_id=run_id, archive_dir=dirs["archive"], **kwargs)
+
+
+def rows(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "select student_id, name, birth_date, gpa, source_line from files.students order by 1"
+    ).fetchall()
+
+
+def test_a_file_loads_typed_mapped_and_archived(files_env, conn):
+    students_file(files_env["drop"] / "students.txt", CLASS)
+    (result,) = load(files_env)
+    assert (result.status, result.records, result.loaded, result.rejected) == ("loaded", 6, 6, 0)
+    assert rows(conn)[:2] == [
+        (1, "Zoë", dt.date(2008, 2, 29), Decimal("3.50"), 2),
+        (2, "Ana", dt.date(2008, 2, 29), Decimal("3.50"), 3),
+    ]
+    columns = conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'files' and table_name = 'students'"
+        " order by ordinal_position"
+    ).fetchall()
+    assert [c[0] for c in columns] == ["student_id", "name", "birth_date", "gpa", "source_line"]  # grade: unmapped
+    assert not (files_env["drop"] / "students.txt").exists()
+    assert Path(result.archived_to).parent.parent == files_env["archive"]
+    ledger = conn.execute("select status, records, loaded, archived_to from ops.file_loads").fetchall()
+    assert ledger == [("loaded", 6, 6, result.archived_to)]
+
+
+def test_the_same_bytes_again_change_nothing(files_env, conn):
+    path = students_file(files_env["drop"] / "students.txt", CLASS)
+    data = path.read_bytes()
+    load(files_env)
+    before = conn.execute("select xmin::text, * from files.students order by student_id").fetchall()
+    (files_env["drop"] / "students.txt").write_bytes(data)
+    (again,) = load(files_env, "r2")
+    assert again.status == "unchanged"
+    assert conn.execute("select xmin::text, * from files.students order by student_id").fetchall() == before
+    assert snapshots("students") == []
+    assert not (files_env["drop"] / "students.txt").exists()  # archived all the same
+
+
+def test_each_new_delivery_keeps_the_previous_as_a_snapshot_and_rollback_restores_it_exactly(files_env, conn):
+    versions = [CLASS[: n + 2] for n in range(5)]  # five nights, a student more each night
+    sums = []
+    for night, version in enumerate(versions):
+        students_file(files_env["drop"] / "students.txt", version)
+        load(files_env, f"night{night}")
+        sums.append(checksum(conn, "files", "students"))
+    kept = snapshots("students")
+    assert len(kept) == 3  # ETL_FILES_KEEP_SNAPSHOTS
+    assert [s["row_count"] for s in kept] == [5, 4, 3]  # newest first: nights 3, 2, 1
+
+    result = rollback("students", run_id="undo")  # the newest snapshot: night 3
+    assert checksum(conn, "files", "students") == sums[3]
+    assert (result.rows, result.checksum) == sums[3]
+    assert result.saved_as in {s["snapshot"] for s in snapshots("students")}  # night 4 kept: undoable
+
+    oldest = kept[-1]["snapshot"]
+    rollback("students", oldest, run_id="undo2")
+    assert checksum(conn, "files", "students") == sums[1]
+    with pytest.raises(BadInputError, match="no snapshot 'nope'"):
+        rollback("students", "nope", run_id="undo3")
+
+
+@pytest.fixture
+def loaded_night(files_env, conn):
+    """Night one loaded; returns the table's checksum, which bad deliveries must leave as it is."""
+    students_file(files_env["drop"] / "students.txt", CLASS)
+    load(files_env, "night1")
+    return checksum(conn, "files", "students")
+
+
+def test_short_long_and_truncated_lines_are_rejects_naming_the_line(files_env, conn, loaded_night):
+    good = [student(n, f"S{n}") for n in range(10, 110)]
+    lines = [*good[:10], good[10][:30], good[11] + "XX", *good[12:]]
+    path = files_env["drop"] / "students.txt"
+    students_file(path, lines)
+    path.write_bytes(path.read_bytes() + student(99, "Last")[:25].encode())  # no line ending: truncated
+    (result,) = load(files_env, "night2")
+    assert (result.status, result.records, result.rejected) == ("loaded", 101, 3)
+    rejects = conn.execute(
+        "select source, line, reason from ops.rejected_rows where pipeline_name = 'files' order by line"
+    ).fetchall()
+    assert [(s, line) for s, line, _ in rejects] == [("students.txt", 12), ("students.txt", 13), ("students.txt", 102)]
+    assert "30 characters, the layout needs 40" in rejects[0][2]
+    assert "42 characters" in rejects[1][2]
+    assert "truncated last line" in rejects[2][2]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"students.txt: the file is empty"),
+        (b"HEADER only\n", r"students.txt: no data lines after 1 header line"),
+        (
+            ("HEADER\n" + student(1, "Ok") + "\n").encode() + b"\x81" + student(2, "Bad").encode()[1:] + b"\n",
+            r"students.txt: line 3: .*0x81",
+        ),
+    ],
+)
+def test_unreadable_files_fail_naming_the_file_and_keep_the_previous_data(
+    files_env, conn, loaded_night, content, message
+):
+    (files_env["drop"] / "students.txt").write_bytes(content)
+    (result,) = load(files_env, "night2")
+    assert result.status == "failed"
+    assert result.error is not None
+    assert re.search(message, result.error), result.error
+    assert checksum(conn, "files", "students") == loaded_night
+    assert (files_env["drop"] / "students.txt").exists()  # not archived: fix it and re-run
+
+
+def test_duplicate_primary_keys_fail_naming_key_and_lines(files_env, conn, loaded_night):
+    students_file(files_env["drop"] / "students.txt", [*CLASS, student(3, "Twin")])
+    (result,) = load(files_env, "night2")
+    assert result.status == "failed"
+    assert "duplicate primary key (student_id) of students: (3) on lines 4, 8" in result.error
+    assert checksum(conn, "files", "students") == loaded_night
+    assert conn.execute("select count(*) from pg_tables where tablename like '\\_load\\_%'").fetchone()[0] == 0
+
+
+def test_above_the_error_rate_nothing_loads_and_the_rejects_are_kept(files_env, conn, loaded_night):
+    lines = [student(n, f"S{n}") for n in range(10, 30)]
+    lines[3] = lines[3][:6] + " " * 16 + lines[3][22:]  # name required
+    lines[7] = student(17, "X", birth="13/01/2008")
+    students_file(files_env["drop"] / "students.txt", lines)
+    with pytest.raises(FileRefusedError, match=r"2 of 20 records rejected \(10.0% > 5.0% allowed\)"):
+        load_file(files_env["drop"] / "students.txt", load_relationships(files_env["relationships"]), run_id="night2")
+    assert checksum(conn, "files", "students") == loaded_night
+    reasons = conn.execute("select line, reason from ops.rejected_rows order by line").fetchall()
+    assert reasons[0] == (5, "name: required, but empty")
+    assert reasons[1][0] == 9
+    assert "birth: '13/01/2008' is not a date (%m/%d/%Y)" in reasons[1][1]
+    assert conn.execute("select status from ops.file_loads where run_id = 'night2'").fetchone() == ("refused",)
+
+
+def test_a_dry_run_writes_and_moves_nothing(files_env, conn, loaded_night):
+    students_file(files_env["drop"] / "students.txt", CLASS[:3])
+    (result,) = load(files_env, "night2", dry_run=True)
+    assert (result.status, result.loaded) == ("would load", 3)
+    assert checksum(conn, "files", "students") == loaded_night
+    assert (files_env["drop"] / "students.txt").exists()
+
+
+def test_a_missing_file_is_named(files_env):
+    relationships = load_relationships(files_env["relationships"])
+    assert find_files(relationships, files_env["drop"]) == ({}, ["students.txt"])
+
+
+@pytest.mark.parametrize("point", ["files.staged", "files.swapped", "files.recorded"])
+def test_a_crash_mid_load_leaves_the_previous_data(files_env, conn, loaded_night, point):
+    students_file(files_env["drop"] / "students.txt", CLASS[:2])
+    env = {**os.environ, "ETL_FAILPOINTS": point}
+    cmd = [sys.executable, "-m", "etl.cli", "files", "load", "--no-notify"]
+    crashed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert checksum(conn, "files", "students") == loaded_night
+    assert (files_env["drop"] / "students.txt").exists()
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert conn.execute("select count(*) from files.students").fetchone()[0] == 2
+
+
+def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, etl_env):
+    if not REAL_CDNOW.exists():
+        pytest.skip(f"{REAL_CDNOW} is not on this machine")
+    from etl.config import PROJECT_ROOT
+
+    drop = files_env["drop"]
+    with gzip.open(REAL_CDNOW) as src, (drop / "CDNOW_master.txt").open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    expected = []  # an independent reader: the README's layout, plain slicing
+    for number, line in enumerate((drop / "CDNOW_master.txt").read_text().splitlines()[1:], start=2):
+        expected.append(
+            (
+                int(line[1:6]),
+                dt.datetime.strptime(line[7:15], "%Y%m%d").date(),
+                int(line[15:18]),
+                Decimal(line[18:26].strip()),
+                number,
+            )
+        )
+    relationships = PROJECT_ROOT / "include" / "files" / "relationships.json"
+    (result,) = load_directory(relationships, drop, run_id="cdnow", archive_dir=files_env["archive"])
+    assert (result.status, result.records, result.loaded, result.rejected) == ("loaded", 69_659, 69_659, 0)
+    loaded = conn.execute(
+        "select customer_id, purchase_date, cd_count, amount, source_line"
+        " from files.cdnow_purchases order by source_line"
+    ).fetchall()
+    assert loaded == expected
