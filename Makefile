@@ -46,6 +46,7 @@ bench: setup  ## speed ratios against baselines in the same run; see docs/BENCHM
 	$(BIN)/python bench/bench_dag_parse.py
 	@if [ -f bench/bench_catchup.py ]; then $(BIN)/python bench/bench_catchup.py; fi
 	$(BIN)/python bench/bench_sync.py
+	$(BIN)/python bench/bench_files.py
 
 up: setup  ## the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (Ctrl-C stops it)
 	$(BIN)/python scripts/up.py

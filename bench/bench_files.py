@@ -22,18 +22,20 @@ import json
 import random
 import sys
 import tempfile
+import time
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from _common import SHARED, Timing, machine_info, measure, print_table, verdict, write_results
+from _common import SHARED, Timing, fresh_database, machine_info, measure, print_table, verdict, write_results
 
 from etl.files.layouts import FileLayout, load_relationships
 from etl.files.parser import parse_file
 
 REAL_CDNOW = SHARED / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 TARGET_PARSE_VS_READ_FWF = 3.0  # parse_file records/s / read_fwf records/s, at least
+TARGET_LOAD_VS_COPY = 1.5  # our load's time / a raw COPY's, at most
 
 HEADER = " customer_id  date number_of_cds  dollar_value"
 COLUMNS = [
@@ -184,6 +186,73 @@ def bench_parse(src: Source, repeat: int) -> dict:
     }
 
 
+# --- 2. load --------------------------------------------------------------------------
+
+
+def bench_load(src: Source, repeat: int) -> dict:
+    """Our unit of work against a raw COPY of the same parsed rows (both commit)."""
+    import logging
+
+    from etl import db
+    from etl.files.load import _load_once
+    from etl.ops import init_schema
+    from etl.ops.logs import PipelineLogger
+
+    logging.getLogger("etl").setLevel(logging.WARNING)  # the stage lines of every repetition
+    init_schema()
+    parsed = parse_file(src.path, src.layouts)
+    data = parsed.tables[0].copy_data
+    columns = "customer_id bigint, purchase_date date, cd_count bigint, amount numeric, source_line integer"
+    log = PipelineLogger("files", "bench", stage="load")
+    runs = iter(range(10_000))
+
+    def raw_copy() -> None:
+        with db.connect() as conn:
+            conn.execute(f"drop table if exists bench_raw; create table bench_raw ({columns})")
+            conn.commit()
+            with conn.cursor() as cur, cur.copy("copy bench_raw from stdin") as copy:
+                copy.write(data)
+            conn.commit()
+
+    def ours() -> None:
+        _load_once(parsed, run_id=f"bench-{next(runs)}", log=log)
+
+    def checkpoint() -> None:
+        with db.connect(autocommit=True) as conn:
+            conn.execute("checkpoint")
+
+    copy_timing, load_timing = Timing("raw COPY", rows=src.records), Timing("etl load", rows=src.records)
+    for i in range(repeat):  # round-robin: a busy moment slows both alike
+        for timing, body in ((copy_timing, raw_copy), (load_timing, ours)):
+            checkpoint()
+            started = time.perf_counter()
+            body()
+            timing.times.append(time.perf_counter() - started)
+            print(f"  {timing.name}: run {i + 1}/{repeat}: {timing.times[-1]:.3f} s", flush=True)
+    with db.connect(autocommit=True) as conn:
+        loaded = conn.execute("select count(*) from files.cdnow_purchases").fetchone()[0]
+    if loaded != src.records:
+        raise SystemExit(f"the load left {loaded} rows, not {src.records}")
+    ratio = load_timing.best / copy_timing.best
+    met = ratio <= TARGET_LOAD_VS_COPY
+    print()
+    print_table(
+        ["load", "best", "records/s", "vs raw COPY", "target", "verdict"],
+        [
+            ["raw COPY of the parsed rows (plain table)", f"{copy_timing.best:.3f} s",
+             f"{src.records / copy_timing.best:,.0f}", "1.00x", "", ""],
+            ["etl load: stage, key, snapshot, swap, ledger", f"{load_timing.best:.3f} s",
+             f"{src.records / load_timing.best:,.0f}", f"{ratio:.2f}x", f"<= {TARGET_LOAD_VS_COPY}x", verdict(met)],
+        ],
+    )  # fmt: skip
+    return {
+        "timings": {"raw_copy": copy_timing.as_dict(), "etl_load": load_timing.as_dict()},
+        "load_vs_copy": round(ratio, 2),
+        "target_load_vs_copy_max": TARGET_LOAD_VS_COPY,
+        "met": met,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000, help="records in the generated file")
@@ -195,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         src = prepare_source(args.records, Path(tmp_name))
         print(f"source: {src.origin}")
         payload["parse"] = bench_parse(src, args.repeat)
-    payload["machine"] = machine_info()
+        with fresh_database() as database:
+            payload["load"] = bench_load(src, args.repeat)
+            payload["machine"] = machine_info(database)
     print(f"results: {write_results('files', payload)}")
     return 0
 

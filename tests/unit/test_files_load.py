@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import os
 import re
 import shutil
@@ -19,70 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REAL_CDNOW
+from conftest import CLASS, REAL_CDNOW, student, students_file
 
 from etl.errors import BadInputError
 from etl.files.layouts import load_relationships
 from etl.files.load import FileRefusedError, find_files, load_directory, load_file
 from etl.files.snapshots import checksum, rollback, snapshots
-
-STUDENTS = {
-    "primary_keys": {"students": ["student_id"]},
-    "file_to_table": {"students.txt": "students"},
-    "file_layouts": [
-        {
-            "filename": "students.txt",
-            "table_name": "students",
-            "encoding": "cp1252",
-            "line_ending": "lf",
-            "header_lines": 1,
-            "record_length": 40,
-            "columns": [
-                {"name": "student_id", "start": 0, "width": 6, "type": "int", "required": True},
-                {"name": "name", "start": 6, "width": 16, "required": True},
-                {"name": "birth", "start": 22, "width": 10, "type": "date", "format": "%m/%d/%Y"},
-                {"name": "gpa", "start": 32, "width": 4, "type": "decimal", "implied_decimals": 2},
-                {"name": "grade", "start": 36, "width": 4, "type": "int"},
-            ],
-            "field_mapping": {"student_id": "student_id", "name": "name", "birth": "birth_date", "gpa": "gpa"},
-        }
-    ],
-}
-
-
-def student(sid: int, name: str, birth: str = "02/29/2008", gpa: str = "0350", grade: str = "  10") -> str:
-    return f"{sid:06d}{name:<16}{birth:<10}{gpa:>4}{grade:>4}"
-
-
-def students_file(path: Path, rows: list[str], *, encoding: str = "cp1252", ending: str = "\n") -> Path:
-    path.write_bytes(("HEADER students export\n" + "".join(r + ending for r in rows)).encode(encoding))
-    return path
-
-
-CLASS = [student(n, name) for n, name in enumerate(["Zoë", "Ana", "Björn", "Chloé", "Dan", "Eve"], start=1)]
-
-
-@pytest.fixture
-def files_env(tmp_path: Path, etl_env: pytest.MonkeyPatch, conn: psycopg.Connection) -> dict[str, Path]:
-    """A drop and an archive directory, the students layout, empty file tables and ledger."""
-    from etl.config import settings
-    from etl.ops import init_schema
-
-    dirs = {"drop": tmp_path / "drop", "archive": tmp_path / "archive", "relationships": tmp_path / "rel.json"}
-    dirs["drop"].mkdir()
-    dirs["relationships"].write_text(json.dumps(STUDENTS))
-    for key, value in {
-        "ETL_FILES_RELATIONSHIPS": dirs["relationships"],
-        "ETL_FILES_DROP_DIR": dirs["drop"],
-        "ETL_FILES_ARCHIVE_DIR": dirs["archive"],
-        "ETL_FILES_KEEP_SNAPSHOTS": "3",
-    }.items():
-        etl_env.setenv(key, str(value))
-    settings.cache_clear()
-    conn.execute("drop schema if exists files cascade; drop schema if exists files_snapshots cascade")
-    conn.execute("truncate ops.file_loads, ops.file_snapshots, ops.rejected_rows, ops.pipeline_runs")
-    init_schema()
-    return dirs
 
 
 def load(dirs: dict[str, Path], run_id: str = "r1", **kwargs) -> list:
