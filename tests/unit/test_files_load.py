@@ -217,3 +217,39 @@ def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, et
         " from files.cdnow_purchases order by source_line"
     ).fetchall()
     assert loaded == expected
+
+
+def test_the_sensor_waits_then_fails_naming_the_file_that_never_came(files_env):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl.files.tasks import poke_for_files
+
+    now = dt.datetime.now(dt.UTC)
+    assert poke_for_files(run_id="night", logical_date=now).is_done is False  # before the deadline: wait
+    with pytest.raises(AirflowFailException, match=r"students.txt did not arrive in .*drop by "):
+        poke_for_files(run_id="night", logical_date=now - dt.timedelta(hours=5))
+    path = students_file(files_env["drop"] / "students.txt", CLASS)
+    arrived = poke_for_files(run_id="night", logical_date=now)
+    assert (arrived.is_done, arrived.xcom_value) == (True, [str(path)])
+
+
+def test_directory_access_is_retried_three_times(files_env, monkeypatch):
+    from etl.files.load import list_directory
+
+    calls = []
+    real = Path.iterdir
+
+    def flaky(self: Path):
+        calls.append(self)
+        if len(calls) < 3:
+            raise OSError(5, "Input/output error")
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", flaky)
+    assert list_directory(files_env["drop"]) == []
+    assert len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(Path, "iterdir", lambda self: calls.append(self) or (_ for _ in ()).throw(OSError(5, "EIO")))
+    with pytest.raises(OSError, match="EIO"):
+        list_directory(files_env["drop"])
+    assert len(calls) == 3
