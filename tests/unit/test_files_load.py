@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import os
 import re
 import shutil
@@ -253,3 +254,56 @@ def test_directory_access_is_retried_three_times(files_env, monkeypatch):
     with pytest.raises(OSError, match="EIO"):
         list_directory(files_env["drop"])
     assert len(calls) == 3
+
+
+def test_a_file_of_several_record_kinds_loads_each_kind_into_its_table_at_once(files_env, conn):
+    entries = {
+        "filename": "ach_*.txt",
+        "table_name": "ach_entries",
+        "record_type": {"start": 0, "width": 1, "value": "6"},
+        "skip_record_types": ["1", "8", "9"],
+        "record_length": 27,
+        "columns": [
+            {"name": "kind", "start": 0, "width": 1},
+            {"name": "account", "start": 1, "width": 10, "required": True},
+            {"name": "amount", "start": 11, "width": 10, "type": "decimal", "implied_decimals": 2},
+            {"name": "batch", "start": 21, "width": 6, "type": "int"},
+        ],
+        "field_mapping": {"account": "account", "amount": "amount", "batch": "batch_no"},
+    }
+    batches = {
+        **entries,
+        "table_name": "ach_batches",
+        "record_type": {"start": 0, "width": 1, "value": "5"},
+        "columns": [
+            {"name": "kind", "start": 0, "width": 1},
+            {"name": "company", "start": 1, "width": 20, "required": True},
+            {"name": "batch", "start": 21, "width": 6, "type": "int"},
+        ],
+        "field_mapping": {"company": "company", "batch": "batch_no"},
+    }
+    doc = {"primary_keys": {"ach_batches": ["batch_no"]}, "file_layouts": [entries, batches]}
+    files_env["relationships"].write_text(json.dumps(doc))
+    lines = [
+        "1" + "FILE HEADER".ljust(26),
+        "5" + "ACME PAYROLL".ljust(20) + "000001",
+        "6" + "0012345678" + "0000150075" + "000001",
+        "6" + "0099999999" + "0000000001" + "000001",
+        "8" + "BATCH CONTROL".ljust(26),
+        "9" + "FILE CONTROL".ljust(26),
+    ]
+    (files_env["drop"] / "ach_20261123.txt").write_text("\n".join(lines) + "\n")
+    (result,) = load(files_env)
+    assert (result.status, result.tables, result.records, result.loaded) == (
+        "loaded",
+        ["ach_batches", "ach_entries"],
+        3,
+        3,
+    )
+    assert conn.execute("select company, batch_no, source_line from files.ach_batches").fetchall() == [
+        ("ACME PAYROLL", 1, 2)
+    ]
+    assert conn.execute("select account, amount, batch_no from files.ach_entries order by source_line").fetchall() == [
+        ("0012345678", Decimal("1500.75"), 1),
+        ("0099999999", Decimal("0.01"), 1),
+    ]
