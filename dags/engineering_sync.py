@@ -28,6 +28,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from etl.config import settings
 from etl.sync.operators import GitHubSyncOperator, JiraSyncOperator
+from etl.tasks import task_defaults
 
 cfg = settings()
 
@@ -40,13 +41,7 @@ cfg = settings()
     render_template_as_native_obj=True,
     doc_md=__doc__,
     tags=["engineering", "sync", "hourly"],
-    default_args={
-        "owner": "data-platform",
-        "retries": cfg.task_retries,
-        "retry_delay": dt.timedelta(seconds=60),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(minutes=30),
-    },
+    default_args=task_defaults(),
     params={
         "full_refresh": Param(False, type="boolean", description="reprocess everything (idempotent)"),
         "repos": Param(

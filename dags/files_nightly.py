@@ -24,9 +24,7 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, PokeReturnValue, dag, task
 
-from etl.config import settings
-
-cfg = settings()
+from etl.tasks import task_defaults
 
 
 @dag(
@@ -36,13 +34,7 @@ cfg = settings()
     max_active_runs=1,
     doc_md=__doc__,
     tags=["files", "nightly"],
-    default_args={
-        "owner": "data-platform",
-        "retries": cfg.task_retries,
-        "retry_delay": dt.timedelta(seconds=60),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(minutes=30),
-    },
+    default_args=task_defaults(),
 )
 def files_nightly() -> None:
     @task

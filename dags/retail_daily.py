@@ -26,7 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from etl.config import settings
 from etl.retail.assets import GOLD_ASSETS
-from etl.tasks import day_of, fail_fast_on_bad_input
+from etl.tasks import day_of, fail_fast_on_bad_input, task_defaults
 
 cfg = settings()
 
@@ -39,14 +39,7 @@ cfg = settings()
     max_active_runs=1,
     doc_md=__doc__,
     tags=["retail", "daily"],
-    default_args={
-        "owner": "data-platform",
-        "depends_on_past": True,
-        "retries": cfg.task_retries,
-        "retry_delay": dt.timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(minutes=30),
-    },
+    default_args=task_defaults(depends_on_past=True, retry_delay=dt.timedelta(seconds=30)),
 )
 def retail_daily() -> None:
     @task.sensor(mode="reschedule", poke_interval=300, timeout=24 * 3600)

@@ -15,6 +15,20 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+def task_defaults(**overrides: object) -> dict:
+    """The bundle's default_args: an owner, and retries with exponential backoff."""
+    from etl.config import settings
+
+    return {
+        "owner": "data-platform",
+        "retries": settings().task_retries,
+        "retry_delay": dt.timedelta(seconds=60),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+        **overrides,
+    }
+
+
 def fail_fast_on_bad_input(fn: Callable[P, T]) -> Callable[P, T]:
     """Bad input cannot get better by retrying: fail the task at once, without retries."""
 

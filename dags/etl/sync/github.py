@@ -77,7 +77,7 @@ class GitHubSync(ServiceSync):
         log: PipelineLogger | None = None,
         progress: Progress | None = None,
     ) -> None:
-        super().__init__(run_id=run_id, log=log or PipelineLogger(PIPELINE, run_id, stage="sync"), progress=progress)
+        super().__init__(run_id=run_id, log=log, progress=progress)
         self.hook = GitHubHook(conn_id)
 
     def config_hash(self) -> str:

@@ -85,7 +85,7 @@ class JiraSync(ServiceSync):
         log: PipelineLogger | None = None,
         progress: Progress | None = None,
     ) -> None:
-        super().__init__(run_id=run_id, log=log or PipelineLogger(PIPELINE, run_id, stage="sync"), progress=progress)
+        super().__init__(run_id=run_id, log=log, progress=progress)
         cfg = settings()
         self.hook = JiraHook(conn_id)
         self.fields = list(cfg.jira_fields)

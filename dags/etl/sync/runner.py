@@ -61,9 +61,9 @@ class ServiceSync:
     table: str  # sync.<table>, upserted by include/sql/sync/upsert_<table>.sql
     rechecks_incremental = False  # incremental passes re-fetch records the walk cannot see change
 
-    def __init__(self, *, run_id: str, log: PipelineLogger, progress: Progress | None = None) -> None:
+    def __init__(self, *, run_id: str, log: PipelineLogger | None = None, progress: Progress | None = None) -> None:
         self.run_id = run_id
-        self.log = log
+        self.log = log or PipelineLogger(self.pipeline, run_id, stage="sync")
         self.progress = progress or (lambda line: None)
 
     def config_hash(self) -> str:
