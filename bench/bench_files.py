@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
-import json
 import random
 import sys
 import tempfile
@@ -28,7 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from _common import SHARED, Timing, fresh_database, machine_info, measure, print_table, verdict, write_results
+from _common import (
+    PROJECT_ROOT,
+    SHARED,
+    Timing,
+    fresh_database,
+    machine_info,
+    measure,
+    print_table,
+    verdict,
+    write_results,
+)
 
 from etl.files.layouts import FileLayout, load_relationships
 from etl.files.parser import parse_file
@@ -38,21 +47,7 @@ TARGET_PARSE_VS_READ_FWF = 3.0  # parse_file records/s / read_fwf records/s, at 
 TARGET_LOAD_VS_COPY = 1.5  # our load's time / a raw COPY's, at most
 
 HEADER = " customer_id  date number_of_cds  dollar_value"
-COLUMNS = [
-    {"name": "customer_id", "start": 1, "width": 5, "type": "int", "required": True},
-    {"name": "date", "start": 7, "width": 8, "type": "date", "format": "%Y%m%d"},
-    {"name": "number_of_cds", "start": 15, "width": 3, "type": "int"},
-    {"name": "dollar_value", "start": 18, "width": 8, "type": "decimal"},
-]
-LAYOUT = {
-    "filename": "CDNOW_master.txt",
-    "table_name": "cdnow_purchases",
-    "encoding": "utf-8",
-    "line_ending": "crlf",
-    "header_lines": 1,
-    "record_length": 26,
-    "columns": COLUMNS,
-}
+SHIPPED = PROJECT_ROOT / "include" / "files" / "relationships.json"  # the CDNOW layout the bundle ships
 
 
 # --- the source file ------------------------------------------------------------------
@@ -94,9 +89,7 @@ def prepare_source(records: int, tmp: Path) -> Source:
         lines.append(f" {(customer + copy * 23_570) % 100_000:05d} {text}{cds:>3}{dollars:>8.2f}")
     path = tmp / "CDNOW_master.txt"
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
-    config = tmp / "relationships.json"
-    config.write_text(json.dumps({"file_layouts": [LAYOUT]}))
-    return Source(path, records, origin, load_relationships(config).layouts_for(path.name))
+    return Source(path, records, origin, load_relationships(SHIPPED).layouts_for(path.name))
 
 
 def _real_records() -> list[tuple[int, dt.date, int, float]]:
@@ -112,8 +105,10 @@ def _real_records() -> list[tuple[int, dt.date, int, float]]:
 
 
 def read_fwf(src: Source) -> int:
-    colspecs = [(c["start"], c["start"] + c["width"]) for c in COLUMNS]
-    frame = pd.read_fwf(src.path, colspecs=colspecs, names=[c["name"] for c in COLUMNS], skiprows=1)
+    columns = src.layouts[0].columns
+    frame = pd.read_fwf(
+        src.path, colspecs=[(c.start, c.end) for c in columns], names=[c.name for c in columns], skiprows=1
+    )
     return len(frame)
 
 
