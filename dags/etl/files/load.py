@@ -280,14 +280,16 @@ def _stage(conn: psycopg.Connection, table: str, parts: list[ParsedTable], path:
             copy.write(part.copy_data)
     if layout.primary_key:
         key = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in layout.primary_key)
-        duplicates = conn.execute(db.composed_sql("files/select_duplicate_keys", table=staging, key=key)).fetchall()
-        if duplicates:
+        try:
+            with conn.transaction():  # a savepoint: the index build is the check; the listing only on failure
+                conn.execute(db.composed_sql("files/add_primary_key", table=staging, key=key))
+        except psycopg.errors.UniqueViolation:
+            duplicates = conn.execute(db.composed_sql("files/select_duplicate_keys", table=staging, key=key)).fetchall()
             listed = "; ".join(f"({value}) on lines {', '.join(map(str, lines))}" for value, lines in duplicates)
             raise BadInputError(
                 f"{path}: duplicate primary key ({', '.join(layout.primary_key)}) of {table}: {listed}; "
                 "nothing of the file was loaded"
-            )
-        conn.execute(db.composed_sql("files/add_primary_key", table=staging, key=key))
+            ) from None
 
 
 def _check_existing(conn: psycopg.Connection, table: str, layout: FileLayout) -> None:
