@@ -11,9 +11,11 @@ directory (`ETL_FILES_DROP_DIR`). At 02:00 UTC:
    file is loaded. Else, in one transaction: staged, checked for duplicate keys, the previous
    table kept as a snapshot, the new one swapped in. The same bytes again are a no-op. The file
    then moves to `ETL_FILES_ARCHIVE_DIR/<date>/`. Bad input fails the task without retries.
-3. **report** (whatever happened): the run in `ops.pipeline_runs`, and a Slack / Teams / email
+3. **report** (whatever happened): the run in `ops.pipeline_runs`, and one Slack / Teams / email
    notification (Connections `notify_slack`, `notify_teams`, `notify_email`, each optional):
    success, warning (loaded with rejects) or error. A failed notification never fails the run.
+   After notifying, if a file failed, was refused or never came, report fails (without retries,
+   so without a second notification) naming them, and with it the run: its state is the truth.
 
 Undo a night: `etl files rollback --table T [--to SNAPSHOT]`. Health: `etl files status`.
 """
@@ -32,6 +34,7 @@ from etl.tasks import task_defaults
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
+    description="02:00 UTC: the night's fixed-width files, each loaded all or nothing, then one report",
     doc_md=__doc__,
     tags=["files", "nightly"],
     default_args=task_defaults(),
@@ -55,11 +58,12 @@ def files_nightly() -> None:
 
         return load_one(path, run_id=run_id)
 
-    @task(trigger_rule="all_done")
-    def report(run_id=None, dag_run=None) -> dict:
+    @task(trigger_rule="all_done")  # reports failures too, then fails the run if a file failed or never came
+    def report(run_id=None, dag_run=None, ti=None) -> dict:
         from etl.files.tasks import report_run
 
-        return report_run(run_id=run_id, started=dag_run.start_date if dag_run else None)
+        found = ti.xcom_pull(task_ids="wait_for_files") if ti else None
+        return report_run(run_id=run_id, started=dag_run.start_date if dag_run else None, found=found)
 
     files = wait_for_files()
     ensure_schema() >> files

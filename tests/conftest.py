@@ -348,7 +348,10 @@ def files_env(tmp_path: Path, etl_env: pytest.MonkeyPatch, conn: psycopg.Connect
     }.items():
         etl_env.setenv(key, str(value))
     settings.cache_clear()
-    conn.execute("drop schema if exists files cascade; drop schema if exists files_snapshots cascade")
+    # emptied, not left to init_schema: it skips a script it has applied before
+    conn.execute(
+        "drop schema if exists files, files_snapshots cascade; create schema files; create schema files_snapshots"
+    )
     conn.execute("truncate ops.file_loads, ops.file_snapshots, ops.rejected_rows, ops.pipeline_runs")
     init_schema()
     return dirs

@@ -8,13 +8,18 @@ import json
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from etl.config import PROJECT_ROOT, settings
-from etl.errors import BadInputError, UnitBusyError
+from etl.errors import BadInputError
 from etl.sync.errors import SyncError
 
 SAMPLE = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
+
+# Exit codes: 0 done, 1 failed, 2 bad input or configuration (fix it first),
+# 75 (EX_TEMPFAIL) a service is unavailable or busy right now: the same command later resumes.
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TRY_LATER = 1, 2, 75
 
 
 def _date(value: str) -> dt.date:
@@ -89,6 +94,7 @@ def cmd_retail_run(args: argparse.Namespace) -> int:
         day = args.from_date + dt.timedelta(days=n)
         run_id = _cli_run_id(day.isoformat())
         result = load_day(day, run_id=run_id, landing_dir=landing, threshold=args.reject_threshold)
+        args.committed.append(f"day {day}")
         gold = gold_for_day(day, run_id=run_id)
         gold_note = f", gold {gold.month_key} {gold.action}" if gold else ""
         print(
@@ -105,7 +111,14 @@ def cmd_retail_gold(args: argparse.Namespace) -> int:
     from etl.retail.gold import rebuild_gold
 
     init_schema()
-    results = rebuild_gold(args.year, args.month, run_id=_cli_run_id("gold"), reset=args.reset, dry_run=args.dry_run)
+    results = rebuild_gold(
+        args.year,
+        args.month,
+        run_id=_cli_run_id("gold"),
+        reset=args.reset,
+        dry_run=args.dry_run,
+        on_month=lambda r: args.committed.append(f"gold {r.month_key}") if r.action == "computed" else None,
+    )
     for r in results:
         print(f"{r.month_key}: {r.action:<13} {r.input_rows:>8,} input rows {r.rows_written:>7,} rows written")
     if not results:
@@ -345,8 +358,14 @@ def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etl", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the structured JSON logs to stderr")
+    parser = argparse.ArgumentParser(
+        prog="etl",
+        description=__doc__,
+        epilog="exit codes: 0 done, 1 failed, 2 bad input or configuration, "
+        "75 a service is unavailable or busy (run the same command again later: it resumes)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the logs (and tracebacks) to stderr")
+    parser.add_argument("--json", dest="json_logs", action="store_true", help="with -v: the logs as JSON documents")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("init", help="create the ops, bronze, silver and gold schemas (idempotent)").set_defaults(
@@ -396,28 +415,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: bool) -> None:
-    """Progress goes to stdout; the JSON records go to ops.pipeline_logs, and to stderr with -v."""
+def _setup_logging(verbose: bool, as_json: bool) -> None:
+    """Progress goes to stdout; the records go to ops.pipeline_logs, and to stderr with -v."""
+    from etl.ops.logs import JsonFormatter
+
     logger = logging.getLogger("etl")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(JsonFormatter() if as_json else logging.Formatter("%(levelname)-7s %(message)s"))
         logger.addHandler(handler)
+
+
+def _warehouse() -> str:
+    """Where the warehouse is, for error messages: host, port and database, never credentials."""
+    from etl import db
+
+    try:
+        return db.describe_warehouse()
+    except Exception:  # describing must not hide the error being reported
+        return f"the {settings().warehouse_conn_id!r} connection"
+
+
+def _committed(args: argparse.Namespace) -> str:
+    done = getattr(args, "committed", [])
+    if not done:
+        return "nothing was committed by this command"
+    shown = done if len(done) <= 3 else [done[0], "...", done[-1]]
+    return f"committed before it: {', '.join(shown)} ({len(done)} unit{'s' if len(done) > 1 else ''})"
+
+
+def report_error(exc: BaseException, args: argparse.Namespace) -> int:
+    """One clear line on stderr for an error (the traceback only with -v); the exit code."""
+    from etl.ops.logs import redact
+    from etl.retry import first_line, is_misconfigured, is_transient
+
+    if args.verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, BadInputError | ValueError):
+        print(f"etl: error: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, SyncError) and not is_transient(exc):
+        print(f"etl: failed: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    import psycopg
+
+    if is_misconfigured(exc):
+        print(
+            f"etl: error: {_warehouse()} refused the connection: {redact(first_line(exc))}."
+            f" Check the {settings().warehouse_conn_id!r} connection (AIRFLOW_CONN_"
+            f"{settings().warehouse_conn_id.upper()})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if is_transient(exc):
+        what = "is unavailable" if isinstance(exc, psycopg.OperationalError) else "is busy"
+        print(
+            f"etl: {_warehouse()} {what} ({redact(first_line(exc))}); {_committed(args)}."
+            " Try again later: the same command goes on from there (exit 75)",
+            file=sys.stderr,
+        )
+        return EXIT_TRY_LATER
+    hint = "" if args.verbose else " (etl -v ... shows the traceback)"
+    print(f"etl: failed: {redact(first_line(exc))}; {_committed(args)}{hint}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    args.committed = []  # units this command committed, for the error report
+    _setup_logging(args.verbose, args.json_logs)
     try:
         return args.func(args)
-    except (BadInputError, ValueError) as exc:
-        print(f"etl: error: {exc}", file=sys.stderr)
-        return 2
-    except (SyncError, UnitBusyError) as exc:
-        print(f"etl: failed: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return report_error(exc, args)
     finally:
         from etl.ops.logs import flush_logs
 

@@ -84,7 +84,7 @@ def settings() -> Settings:
         warehouse_conn_id=_env("ETL_WAREHOUSE_CONN_ID", "warehouse"),
         statement_timeout_ms=int(_env("ETL_STATEMENT_TIMEOUT_MS", "600000")),
         lock_timeout_ms=int(_env("ETL_LOCK_TIMEOUT_MS", "30000")),
-        retry_attempts=int(_env("ETL_RETRY_ATTEMPTS", "5")),
+        retry_attempts=int(_env("ETL_RETRY_ATTEMPTS", "6")),
         retry_max_seconds=float(_env("ETL_RETRY_MAX_SECONDS", "300")),
         retry_wait_min=float(_env("ETL_RETRY_WAIT_MIN", "0.5")),
         retry_wait_max=float(_env("ETL_RETRY_WAIT_MAX", "30")),

@@ -89,6 +89,19 @@ def ensure_warehouse() -> str:
     return conn_id
 
 
+def describe_warehouse() -> str:
+    """The warehouse for messages: 'PostgreSQL at host:port/db' (never login or password)."""
+    from airflow.sdk import BaseHook
+
+    conn_id = settings().warehouse_conn_id
+    if not _connection_defined(conn_id):
+        return f"the embedded PostgreSQL in {embedded_data_dir()}"
+    conn = BaseHook.get_connection(conn_id)
+    host = urllib.parse.unquote(conn.host or "localhost")
+    where = f"{host}:{conn.port or 5432}" if not host.startswith("/") else f"the socket in {host}"
+    return f"the warehouse (PostgreSQL at {where}, database {conn.schema or 'postgres'!r}, connection {conn_id!r})"
+
+
 def connect(*, autocommit: bool = False, application_name: str = "etl") -> psycopg.Connection:
     """A psycopg 3 connection to the warehouse with statement and lock timeouts set."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
@@ -149,6 +162,11 @@ def try_session_lock(conn: psycopg.Connection, key: str) -> bool:
     loses its connection, and with it the lock, so the next worker can tell it is gone.
     """
     return conn.execute("select pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]
+
+
+def try_xact_lock(conn: psycopg.Connection, key: str) -> bool:
+    """Take the transaction-scoped advisory lock ``key`` if it is free right now (no wait)."""
+    return conn.execute("select pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]
 
 
 def lock_holder(conn: psycopg.Connection, key: str) -> str:

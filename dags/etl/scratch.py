@@ -12,7 +12,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -95,3 +95,63 @@ def sqlalchemy_uri(admin_uri: str, dbname: str) -> str:
 
 def libpq_uri(admin_uri: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(admin_uri, dbname=dbname)
+
+
+class PrivateServer:
+    """A PostgreSQL server of its own (pgserver's binaries, a data directory, a socket) to break on purpose.
+
+    For fault tests and the chaos suite: ``stop("immediate")`` is a crash (no checkpoint,
+    recovery at the next start), ``restart(down_seconds)`` an outage. Needs no system
+    PostgreSQL; as root the server runs as pgserver's own user.
+
+        with PrivateServer(tmp_path / "pg") as srv:
+            srv.uri            # libpq URI of its `postgres` database
+            srv.restart(1.0)
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        from etl.db import _pgserver
+
+        self.data_dir = Path(data_dir)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._pgserver = _pgserver()
+        server = self._pgserver.get_server(self.data_dir, cleanup_mode=None)
+        self.uri = server.get_uri()
+        self.socket_dir = psycopg.conninfo.conninfo_to_dict(self.uri)["host"]
+        self._user = "pgserver" if os.geteuid() == 0 else None
+
+    def __enter__(self) -> PrivateServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._pgserver._commands.pg_ctl(list(args), pgdata=self.data_dir, user=self._user, timeout=60)
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` (clean shutdown) or ``immediate`` (a crash: clients cut off, recovery on start)."""
+        self._pg_ctl("-w", "stop", "-m", mode)
+
+    def start(self) -> None:
+        log = str(self.data_dir / "log")
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", log, "start")
+
+    def restart(self, down_seconds: float = 1.0, mode: str = "immediate") -> None:
+        """Stop (a crash by default), stay down ``down_seconds``, start again."""
+        import time
+
+        self.stop(mode)
+        time.sleep(down_seconds)
+        self.start()
+
+    def is_running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
+    def close(self) -> None:
+        """Stop the server; the data directory is left for the caller's temporary directory."""
+        import subprocess
+
+        if self.is_running():
+            with suppress(subprocess.CalledProcessError):
+                self.stop("immediate")

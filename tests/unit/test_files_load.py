@@ -234,6 +234,33 @@ def test_the_sensor_waits_then_fails_naming_the_file_that_never_came(files_env):
     assert (arrived.is_done, arrived.xcom_value) == (True, [str(path)])
 
 
+def test_the_report_fails_the_run_after_notifying_naming_the_files_that_failed_or_never_came(files_env, conn):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from etl.files.tasks import load_one, report_run
+
+    with pytest.raises(AirflowFailException, match=r"^run n1 failed: no file for students.txt \(notified: slack "):
+        report_run(run_id="n1", started=None, found=None)  # the sensor gave up: no list of files
+    path = students_file(files_env["drop"] / "students.txt", [CLASS[0], *["short line"] * 3])
+    with pytest.raises(AirflowFailException, match="3 of 4 records rejected"):
+        load_one(str(path), run_id="n2")
+    with pytest.raises(AirflowFailException, match=r"^run n2 failed: students.txt refused \(notified: "):
+        report_run(run_id="n2", started=None, found=[str(path)])
+    with pytest.raises(AirflowFailException, match=r"^run n3 failed: no outcome recorded for students.txt \(see"):
+        report_run(run_id="n3", started=None, found=[str(path)])  # its load_file was killed, say
+    students_file(path, CLASS)
+    load_one(str(path), run_id="n4")
+    assert report_run(run_id="n4", started=None, found=[str(path)])["status"] == "success"
+    assert conn.execute(
+        "select run_id, status, left(error, 40) from ops.pipeline_runs where pipeline_name = 'files' order by run_id"
+    ).fetchall() == [
+        ("n1", "failed", "no file for students.txt"),
+        ("n2", "failed", "students.txt: error rate above the thres"),
+        ("n3", "failed", "no outcome recorded for students.txt (se"),
+        ("n4", "success", None),
+    ]
+
+
 def test_directory_access_is_retried_three_times(files_env, monkeypatch):
     from etl.files.load import list_directory
 
@@ -307,3 +334,86 @@ def test_a_file_of_several_record_kinds_loads_each_kind_into_its_table_at_once(f
         ("0012345678", Decimal("1500.75"), 1),
         ("0099999999", Decimal("0.01"), 1),
     ]
+
+
+def table_columns(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = 'files' and table_name = %s order by ordinal_position",
+        (table,),
+    ).fetchall()
+
+
+def primary_key(conn: psycopg.Connection, table: str) -> list[str]:
+    return [
+        name
+        for (name,) in conn.execute(
+            "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid"
+            " and a.attnum = any(i.indkey) where i.indisprimary and i.indrelid = %s::regclass order by a.attnum",
+            (f"files.{table}",),
+        ).fetchall()
+    ]
+
+
+def test_the_seed_systems_relationships_json_loads_end_to_end(files_env, conn):
+    """The exact shape the replaced system writes: layouts keyed by file name, its names folded."""
+    seed = {
+        "primary_keys": {"DF_8865": ["CASES_KEY"]},
+        "file_layouts": {
+            "STUDENT.DAT": {
+                "filename": "STUDENT.DAT",
+                "table_name": "DF_8865",
+                "columns": [
+                    {"name": "CASES_KEY", "start": 0, "width": 10},
+                    {"name": "SURNAME", "start": 10, "width": 30},
+                ],
+                "field_mapping": {"CASES_KEY": "studentId", "SURNAME": "surname"},
+            }
+        },
+    }
+    files_env["relationships"].write_text(json.dumps(seed))
+    people = [("0000012345", "O'Brien"), ("S-00000002", "Müller-Lüdenscheidt"), ("0000000003", "Ng")]
+    (files_env["drop"] / "STUDENT.DAT").write_text("".join(f"{k:<10}{s:<30}\r\n" for k, s in people))
+    (result,) = load(files_env)
+    assert (result.status, result.tables, result.records, result.loaded) == ("loaded", ["df_8865"], 3, 3)
+    assert table_columns(conn, "df_8865") == [("student_id", "text"), ("surname", "text"), ("source_line", "integer")]
+    assert primary_key(conn, "df_8865") == ["student_id"]
+    assert conn.execute("select student_id, surname, source_line from files.df_8865 order by 3").fetchall() == [
+        (k, s, n) for n, (k, s) in enumerate(people, start=1)
+    ]
+    # the same names in either spelling undo it: the CLI's --table DF_8865 is the table df_8865
+    (files_env["drop"] / "STUDENT.DAT").write_text("".join(f"{k:<10}{s:<30}\r\n" for k, s in people[:1]))
+    load(files_env, "r2")
+    assert rollback("DF_8865", run_id="undo").rows == 3
+
+
+def test_a_layout_of_300_columns_loads_end_to_end(files_env, conn):
+    kinds = [("str", 8, {}), ("int", 8, {}), ("decimal", 8, {"implied_decimals": 2}), ("date", 8, {"format": "%Y%m%d"})]
+    columns, mapping, fields, expected = [], {}, [], []
+    for n in range(300):
+        kind, width, extra = kinds[n % 4]
+        columns.append({"name": f"FIELD_{n:03d}", "start": 8 * n, "width": width, "type": kind, **extra})
+        if n % 50 != 49:  # every 50th column is not mapped: not loaded
+            mapping[f"FIELD_{n:03d}"] = f"field{n:03d}Value"
+        fields.append({"str": f"v{n:<7}", "int": f"{n:>8}", "decimal": f"{n * 101:08d}", "date": "20261123"}[kind])
+        if n % 50 != 49:
+            value = {"str": f"v{n}", "int": n, "decimal": Decimal(n * 101) / 100, "date": dt.date(2026, 11, 23)}
+            expected.append(value[kind])
+    doc = {
+        "primary_keys": {"WideTable": ["source_line"]},
+        "file_layouts": {"WIDE.DAT": {"table_name": "WideTable", "columns": columns, "field_mapping": mapping}},
+    }
+    files_env["relationships"].write_text(json.dumps(doc))
+    (files_env["drop"] / "WIDE.DAT").write_text(("".join(fields) + "\n") * 40)
+    (result,) = load(files_env)
+    assert (result.status, result.records, result.loaded, result.rejected) == ("loaded", 40, 40, 0)
+    loaded = table_columns(conn, "wide_table")
+    assert len(loaded) == 295  # 300 columns, 6 unmapped, source_line
+    assert loaded[:5] == [("field000_value", "text"), ("field001_value", "bigint"), ("field002_value", "numeric"),
+                          ("field003_value", "date"), ("field004_value", "text")]  # fmt: skip
+    assert "field049_value" not in dict(loaded)
+    assert primary_key(conn, "wide_table") == ["source_line"]
+    rows = conn.execute("select * from files.wide_table order by source_line").fetchall()
+    assert len(rows) == 40
+    assert all(list(row[:-1]) == expected for row in rows)
+    assert [row[-1] for row in rows] == list(range(1, 41))

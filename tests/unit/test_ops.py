@@ -20,7 +20,7 @@ from etl.ops.logs import PipelineLogger, PipelineLogSink, flush_logs, redact
 from etl.ops.runs import record_run
 from etl.retail.gold import publish_month
 from etl.retail.load import day_lock, load_day, month_lock
-from etl.retry import call_with_retry, is_transient
+from etl.retry import call_with_retry, is_transient, retrying
 
 DAY = dt.date(2011, 1, 25)
 RECORD_KEYS = {"timestamp", "level", "message", "pipeline_name", "run_id", "stage", "metadata"}
@@ -43,15 +43,7 @@ def etl_records() -> Iterator[list[logging.LogRecord]]:
 
 
 def docs(records: list[logging.LogRecord], run_id: str) -> list[dict]:
-    out = []
-    for record in records:
-        try:
-            doc = json.loads(record.getMessage())
-        except ValueError:
-            continue
-        if doc.get("run_id") == run_id:
-            out.append(doc)
-    return out
+    return [r.etl_record for r in records if getattr(r, "etl_record", {}).get("run_id") == run_id]
 
 
 def logged_rows(conn: psycopg.Connection, run_id: str) -> list[tuple]:
@@ -185,12 +177,14 @@ def log_table_away(conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) ->
     PipelineLogger("retail", None)  # installs the sink
     (sink,) = [h for h in logging.getLogger("etl").handlers if isinstance(h, PipelineLogSink)]
     flush_logs()
-    monkeypatch.setattr(sink, "disabled", False)  # restored to False at teardown
+    monkeypatch.setattr(sink, "unreachable", False)  # restored at teardown
+    monkeypatch.setattr(sink, "_retry_at", 0.0)
     conn.execute("alter table ops.pipeline_logs rename to pipeline_logs_away")
     try:
         yield sink
     finally:
-        conn.execute("alter table ops.pipeline_logs_away rename to pipeline_logs")
+        conn.execute("alter table if exists ops.pipeline_logs_away rename to pipeline_logs")
+        sink.buffer.clear()
 
 
 def test_unreachable_log_table_does_not_stop_the_work(
@@ -212,8 +206,38 @@ def test_unreachable_log_table_does_not_stop_the_work(
     err = capsys.readouterr().err
     assert err.count("ops.pipeline_logs is unreachable") == 1, err
     assert 'relation "ops.pipeline_logs" does not exist' in err
-    assert "structured logs continue in the task log only" in err
-    assert log_table_away.disabled
+    assert "structured logs continue in the task log and are kept to be written later" in err
+    assert log_table_away.unreachable
+
+
+def test_records_kept_while_the_log_table_is_away_are_written_when_it_is_back(
+    conn: psycopg.Connection, log_table_away: PipelineLogSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    log = PipelineLogger("retail", "ops-late-logs")
+    log.info("first")
+    flush_logs()
+    log.warning("second")
+    flush_logs()  # within the retry interval: not even tried
+    assert log_table_away.unreachable
+    conn.execute("alter table ops.pipeline_logs_away rename to pipeline_logs")
+
+    flush_logs(force=True)
+
+    assert [(r[1], r[2]) for r in logged_rows(conn, "ops-late-logs")] == [("INFO", "first"), ("WARNING", "second")]
+    err = capsys.readouterr().err
+    assert err.count("unreachable") == 1, err
+    assert "ops.pipeline_logs is reachable again" in err
+    assert not log_table_away.unreachable
+
+
+def test_task_log_lines_are_readable_message_first(etl_records: list[logging.LogRecord]) -> None:
+    PipelineLogger("retail", "ops-readable", stage="bronze").info(
+        "loaded %d rows", 42, metadata={"file": "retail_2011-01-25.csv", "note": "two words", "n": [1, 2]}
+    )
+    (record,) = [r for r in etl_records if getattr(r, "etl_record", {}).get("run_id") == "ops-readable"]
+    assert record.getMessage() == 'loaded 42 rows [stage=bronze file=retail_2011-01-25.csv note="two words" n=[1,2]]'
+    assert record.etl_record["message"] == "loaded 42 rows"  # the JSON document keeps its shape
 
 
 # --- retry classification against the real server -----------------------------------------
@@ -374,6 +398,41 @@ def test_call_with_retry_retries_a_transient_failure_then_succeeds(
     assert "(attempt 1)" in retries[0]
     assert "canceling statement due to statement timeout" in retries[0]
     assert "unit_of_work" in retries[0]
+
+
+def test_retries_reach_the_ops_log_with_unit_attempt_wait_and_error(
+    conn: psycopg.Connection, fast_retry: pytest.MonkeyPatch
+) -> None:
+    log = PipelineLogger("retail", "ops-retry-log", stage="day")
+    attempts = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            _timed_out_query()
+        return "done"
+
+    assert retrying(log=log, what="day 2011-01-25")(flaky) == "done"
+    flush_logs()
+
+    rows = logged_rows(conn, "ops-retry-log")
+    assert [r[1] for r in rows] == ["WARNING", "WARNING"]
+    first = rows[0][10]
+    assert first["retry"]["unit"] == "day 2011-01-25"
+    assert [r[10]["retry"]["attempt"] for r in rows] == [1, 2]
+    assert 0 <= first["retry"]["wait_s"] <= 0.01
+    assert first["error"] == "QueryCanceled: canceling statement due to statement timeout"
+    assert "day 2011-01-25 (attempt 1), retrying in" in rows[0][2]
+
+
+def test_a_connection_refused_is_transient_a_wrong_database_is_not() -> None:
+    for uri, transient in (
+        ("postgresql://postgres@127.0.0.1:1/postgres", True),  # nothing listens: a server restarting
+        ("postgresql://postgres@127.0.0.1:5432/etl_no_such_database", False),
+    ):
+        with pytest.raises(psycopg.OperationalError) as caught:
+            psycopg.connect(uri, connect_timeout=2)
+        assert is_transient(caught.value) is transient, caught.value
 
 
 def test_call_with_retry_gives_up_after_the_attempt_bound(schema: str, fast_retry: pytest.MonkeyPatch) -> None:

@@ -21,12 +21,28 @@
       ]
     }
 
-Positions are 0-based characters. ``decimal`` takes ``implied_decimals`` (``00012345`` with 2 is
-123.45). Files that mix record kinds give each kind a layout with the same ``filename`` and a
-``record_type`` (``{"start": 0, "width": 1, "value": "6"}``); ``skip_record_types`` lists kinds
-that are read past (headers, trailers). Every target table gets ``source_line``, the record's
-line number in its file, which a primary key may use. Identifiers are checked here and quoted
-wherever SQL is composed; they are never pasted into SQL.
+``file_layouts`` is that list, or an object keyed by file name, as the system this bundle
+replaces writes it: ``{"STUDENT.DAT": {"table_name": "DF_8865", "columns": [...], ...}}`` (the
+key is the filename; a ``filename`` inside, if given, must be the same). Files that mix record
+kinds need the list: each kind is a layout with the same ``filename`` and a ``record_type``
+(``{"start": 0, "width": 1, "value": "6"}``); ``skip_record_types`` lists kinds that are read
+past (headers, trailers). Positions are 0-based characters; a column without ``type`` is text;
+``decimal`` takes ``implied_decimals`` (``00012345`` with 2 is 123.45). Only the columns in
+``field_mapping`` (file column -> table column) are loaded; without it, every column is. Every
+target table gets ``source_line``, the record's line number in its file, which a key may use.
+
+**Names.** Every name (file column, table, table column) is ASCII letters, digits and ``_``, not
+starting with a digit; anything else (quotes, semicolons, spaces, control characters, accents,
+an empty name) is refused. File columns keep their spelling: they only label the file. A table
+or table column name becomes its PostgreSQL identifier by snake_case folding, the case breaks of
+dlt's default naming convention: ``DF_8865`` -> ``df_8865``, ``studentId`` -> ``student_id``,
+``CASES_KEY`` -> ``cases_key``, ``HTTPServer`` -> ``http_server`` (underscores stay as written).
+The same folding applies everywhere a table or column is named: ``table_name``,
+``field_mapping``, ``primary_keys`` (a table in either spelling; a key column as its file
+column, or its table column in either spelling), ``file_to_table``, ``etl files rollback
+--table``. A folded name is at most 63 bytes; two names folding to one identifier, or a column
+folding to ``source_line``, are errors naming both. Identifiers are then quoted wherever SQL is
+composed; they are never pasted into SQL.
 """
 
 from __future__ import annotations
@@ -44,7 +60,10 @@ TYPES = {"str": "text", "int": "bigint", "decimal": "numeric", "date": "date"}
 ENCODINGS = {"utf-8", "utf8", "cp1252", "windows-1252", "latin-1", "latin1", "iso-8859-1", "ascii"}
 LINE_ENDINGS = {"crlf", "lf", "auto"}
 DATE_PARTS = {"%Y": 4, "%m": 2, "%d": 2, "%y": 2}
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# dlt's snake_case breaks: HTTPServer -> HTTP_Server, studentId -> student_Id
+CASE_BREAKS = (re.compile(r"([^_])([A-Z][a-z]+)"), re.compile(r"([a-z0-9])([A-Z])"))
+MAX_IDENTIFIER = 63  # bytes: PostgreSQL's NAMEDATALEN - 1
 SOURCE_LINE = "source_line"
 
 
@@ -119,45 +138,85 @@ class Relationships:
 def load_relationships(path: str | Path) -> Relationships:
     """Read and check a relationships.json; LayoutError names the file and the field at fault."""
     path = Path(path)
+    name = path.name
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
     except FileNotFoundError:
         raise LayoutError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LayoutError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("file_layouts"), list) or not doc["file_layouts"]:
-        raise LayoutError(f"{path}: needs a non-empty 'file_layouts' list")
-    primary_keys = doc.get("primary_keys") or {}
+    except ValueError as exc:  # a key given twice
+        raise LayoutError(f"{name}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise LayoutError(f"{name}: must be a JSON object")
+    entries = _entries(doc.get("file_layouts"), name)
+    primary_keys = _primary_keys(doc.get("primary_keys"), name)
     file_to_table = doc.get("file_to_table") or {}
-    if not isinstance(primary_keys, dict) or not isinstance(file_to_table, dict):
-        raise LayoutError(f"{path}: 'primary_keys' and 'file_to_table' must be objects")
-    layouts = tuple(
-        _layout(raw, primary_keys, f"{path.name}: file_layouts[{n}]") for n, raw in enumerate(doc["file_layouts"])
-    )
+    if not isinstance(file_to_table, dict):
+        raise LayoutError(f"{name}: 'file_to_table' must be an object: file name -> table")
+    layouts = tuple(_layout(raw, primary_keys, where, key) for where, key, raw in entries)
+    _check_table_spellings(entries, layouts, name)
     for file_name, table in file_to_table.items():
+        folded = identifier(table, f"{name}: file_to_table[{file_name!r}]")
         declared = {layout.table_name for layout in layouts if layout.matches(file_name)}
         if not declared:
-            raise LayoutError(f"{path.name}: file_to_table: no layout for file {file_name!r}")
-        if table not in declared:
+            raise LayoutError(f"{name}: file_to_table: no layout for file {file_name!r}")
+        if folded not in declared:
             raise LayoutError(
-                f"{path.name}: file_to_table maps {file_name!r} to {table!r}, its layout to {sorted(declared)}"
+                f"{name}: file_to_table maps {file_name!r} to {folded!r}, its layout to {sorted(declared)}"
             )
-    for table in primary_keys:
+    for table, (spelled, _) in primary_keys.items():
         if not any(layout.table_name == table for layout in layouts):
-            raise LayoutError(f"{path.name}: primary_keys: no layout loads table {table!r}")
-    _check_record_kinds(layouts, path.name)
-    _check_shared_tables(layouts, path.name)
+            raise LayoutError(f"{name}: primary_keys: no layout loads table {_spelling(spelled, table)}")
+    _check_record_kinds(layouts, name)
+    _check_shared_tables(layouts, name)
     return Relationships(path, layouts)
 
 
-def _layout(raw: object, primary_keys: dict, where: str) -> FileLayout:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object; a key given twice would silently drop the first one's value."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"the key {next(k for k in keys if keys.count(k) > 1)!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _entries(raw: object, name: str) -> list[tuple[str, str | None, object]]:
+    """(where, key, layout) of each layout: the list form, or the object form keyed by file name."""
+    if isinstance(raw, list) and raw:
+        return [(f"{name}: file_layouts[{n}]", None, layout) for n, layout in enumerate(raw)]
+    if isinstance(raw, dict) and raw:
+        return [(f"{name}: file_layouts[{key!r}]", key, layout) for key, layout in raw.items()]
+    raise LayoutError(f"{name}: needs 'file_layouts': a non-empty list, or an object keyed by file name")
+
+
+def _primary_keys(raw: object, name: str) -> dict[str, tuple[str, object]]:
+    """table (folded) -> (the table as primary_keys spells it, its key columns)."""
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
-        raise LayoutError(f"{where}: must be an object")
-    filename = raw.get("filename")
+        raise LayoutError(f"{name}: 'primary_keys' must be an object: table -> list of columns")
+    keys: dict[str, tuple[str, object]] = {}
+    for table, columns in raw.items():
+        folded = identifier(table, f"{name}: primary_keys[{table!r}]")
+        if folded in keys:
+            raise LayoutError(f"{name}: primary_keys: {keys[folded][0]!r} and {table!r} both name table {folded!r}")
+        keys[folded] = (table, columns)
+    return keys
+
+
+def _layout(raw: object, primary_keys: dict, where: str, key: str | None) -> FileLayout:
+    if not isinstance(raw, dict):
+        several = " (the list form of 'file_layouts' takes several layouts of one file, one per record kind)"
+        raise LayoutError(f"{where}: must be an object{several if key is not None else ''}")
+    filename = raw.get("filename", key)
+    if key is not None and filename != key:
+        raise LayoutError(f"{where}: its filename {filename!r} differs from its key {key!r}")
     if not isinstance(filename, str) or not filename or "/" in filename:
         raise LayoutError(f"{where}: 'filename' must be a file name (or a glob), without a directory")
-    where = f"{where} ({filename})"
-    table = _identifier(raw.get("table_name"), f"{where}: table_name")
+    if key is None:
+        where = f"{where} ({filename})"
+    table = identifier(raw.get("table_name"), f"{where}: table_name")
     columns = tuple(_column(c, f"{where}: columns[{n}]") for n, c in enumerate(raw.get("columns") or []))
     if not columns:
         raise LayoutError(f"{where}: 'columns' must list at least one column")
@@ -188,31 +247,58 @@ def _layout(raw: object, primary_keys: dict, where: str) -> FileLayout:
 
 
 def _mapping(raw: object, columns: tuple[Column, ...], where: str) -> dict[str, str]:
-    """file column -> table column; by default every column under its own name."""
+    """file column -> table column (folded); by default every column under its own name."""
     mapping = {c.name: c.name for c in columns} if raw is None else raw
     if not isinstance(mapping, dict) or not mapping:
         raise LayoutError(f"{where}: 'field_mapping' must map file columns to table columns")
     names = {c.name for c in columns}
+    folded: dict[str, str] = {}
     for source, target in mapping.items():
         if source not in names:
             raise LayoutError(f"{where}: field_mapping: {source!r} is not a column of the layout")
-        _identifier(target, f"{where}: field_mapping[{source!r}]")
-        if target == SOURCE_LINE:
-            raise LayoutError(f"{where}: field_mapping[{source!r}]: {SOURCE_LINE!r} is reserved (the line number)")
-    targets = list(mapping.values())
-    if len(set(targets)) != len(targets):
-        raise LayoutError(f"{where}: field_mapping maps two columns to the same table column")
-    return dict(mapping)
+        at = f"{where}: field_mapping[{source!r}]" if raw is not None else f"{where}: column {source!r}"
+        column = identifier(target, at)
+        if column == SOURCE_LINE:
+            said = repr(target) if target == column else f"{target!r} becomes {column!r}, which"
+            raise LayoutError(f"{at}: {said} is reserved (the record's line number)")
+        first = next((s for s, c in folded.items() if c == column), None)
+        if first is not None:
+            raise LayoutError(
+                f"{where}: field_mapping: {first!r} -> {mapping[first]!r} and {source!r} -> {target!r} "
+                f"both become column {column!r}"
+            )
+        folded[source] = column
+    return folded
 
 
-def _primary_key(raw: object, table: str, mapping: dict[str, str], where: str) -> tuple[str, ...]:
-    key = raw or []
+def _primary_key(entry: tuple[str, object] | None, table: str, mapping: dict[str, str], where: str) -> tuple[str, ...]:
+    """The key's table columns; each named by its file column, or its table column in either spelling."""
+    if entry is None:
+        return ()
+    spelled, key = entry
+    at = f"{where}: primary_keys[{spelled!r}]"
+    key = key or []
     if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
-        raise LayoutError(f"{where}: primary_keys[{table!r}] must be a list of column names")
+        raise LayoutError(f"{at} must be a list of column names")
+    targets = {target: source for source, target in mapping.items()}
+    resolved: dict[str, str] = {}  # table column -> the name the key gave
     for column in key:
-        if column != SOURCE_LINE and column not in mapping.values():
-            raise LayoutError(f"{where}: primary key column {column!r} of {table!r} is not a mapped column")
-    return tuple(key)
+        folded = _folded_or_none(column)
+        if column in mapping:
+            target = mapping[column]
+            if folded in targets and folded != target:
+                raise LayoutError(
+                    f"{at}: {column!r} is ambiguous: the file column {column!r} loads as {target!r}, "
+                    f"and {folded!r} is the column of {targets[folded]!r}"
+                )
+        elif folded == SOURCE_LINE or folded in targets:
+            target = folded
+        else:
+            raise LayoutError(f"{at}: primary key column {column!r} of {table!r} is not a mapped column")
+        if target in resolved:
+            raise LayoutError(f"{at}: {resolved[target]!r} and {column!r} are both column {target!r}")
+        resolved[target] = column
+    return tuple(resolved)
 
 
 def _reading(raw: dict, where: str) -> dict:
@@ -232,7 +318,7 @@ def _reading(raw: dict, where: str) -> dict:
 def _column(raw: object, where: str) -> Column:
     if not isinstance(raw, dict):
         raise LayoutError(f"{where}: must be an object")
-    name = _identifier(raw.get("name"), f"{where}: name")
+    name = _name(raw.get("name"), f"{where}: name")
     where = f"{where} ({name})"
     start, width = raw.get("start"), raw.get("width")
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:
@@ -328,7 +414,49 @@ def _check_shared_tables(layouts: tuple[FileLayout, ...], name: str) -> None:
             raise LayoutError(f"{name}: {layout.where} loads {layout.table_name!r} with other columns than before")
 
 
-def _identifier(value: object, where: str) -> str:
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
-        raise LayoutError(f"{where}: {value!r} is not a safe name (lowercase letters, digits, _; at most 63)")
+def _check_table_spellings(entries: list, layouts: tuple[FileLayout, ...], name: str) -> None:
+    """A table is spelled one way: 'DF_8865' and 'df_8865' in two layouts are an error naming both."""
+    first: dict[str, tuple[str, str]] = {}  # table -> (where, as written)
+    for (_, _, raw), layout in zip(entries, layouts, strict=True):
+        where, spelled = first.setdefault(layout.table_name, (layout.where, raw["table_name"]))
+        if spelled != raw["table_name"]:
+            raise LayoutError(
+                f"{layout.where}: table_name {raw['table_name']!r} and {where.removeprefix(f'{name}: ')}: "
+                f"table_name {spelled!r} both become table {layout.table_name!r}"
+            )
+
+
+def _spelling(written: str, folded: str) -> str:
+    return repr(folded) if written == folded else f"{folded!r} ({written!r} folded)"
+
+
+def _name(value: object, where: str) -> str:
+    """A name as written: ASCII letters, digits and _, not starting with a digit."""
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise LayoutError(
+            f"{where}: {value!r} is not a safe name (ASCII letters, digits and _, not starting with a digit)"
+        )
     return value
+
+
+def identifier(value: object, where: str) -> str:
+    """The PostgreSQL identifier of a table or column name: folded to snake_case, at most 63 bytes.
+
+    ``DF_8865`` -> ``df_8865``, ``studentId`` -> ``student_id``, ``HTTPServer`` -> ``http_server``.
+    """
+    folded = _name(value, where)
+    for pattern in CASE_BREAKS:
+        folded = pattern.sub(r"\1_\2", folded)
+    folded = folded.lower()
+    if len(folded.encode()) > MAX_IDENTIFIER:
+        raise LayoutError(
+            f"{where}: {value!r} becomes {folded!r} ({len(folded.encode())} bytes): at most {MAX_IDENTIFIER}"
+        )
+    return folded
+
+
+def _folded_or_none(value: str) -> str | None:
+    try:
+        return identifier(value, "")
+    except LayoutError:
+        return None

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from etl import db
 from etl.errors import BadInputError
 from etl.files import PIPELINE
+from etl.files.layouts import identifier
 from etl.files.load import SCHEMA, SNAPSHOTS, swap_out
 from etl.ops.logs import PipelineLogger
 from etl.ops.units import unit_of_work
@@ -46,7 +47,10 @@ def checksum(conn: psycopg.Connection, schema: str, table: str) -> tuple[int, st
 
 
 def rollback(table: str, to: str | None = None, *, run_id: str) -> RollbackResult:
-    """Restore ``files.<table>`` from snapshot ``to`` (default: the newest), retried on transient errors."""
+    """Restore ``files.<table>`` from snapshot ``to`` (default: the newest), retried on transient errors.
+
+    ``table`` as relationships.json names it, or as its identifier (``DF_8865`` is ``df_8865``)."""
+    table = identifier(table, "rollback --table")
     kept = [s["snapshot"] for s in snapshots(table)]
     if not kept:
         raise BadInputError(f"{table}: no snapshot is kept (nothing was replaced yet, or it is not a loaded table)")

@@ -42,18 +42,36 @@ def load_one(path: str, *, run_id: str) -> dict:
         raise AirflowFailException(str(exc)) from exc
 
 
-def report_run(*, run_id: str, started: dt.datetime | None) -> dict:
-    """Close the run in ops.pipeline_runs from the ledger and notify; returns what was sent."""
+def report_run(*, run_id: str, started: dt.datetime | None, found: list[str] | None = None) -> dict:
+    """Close the run in ops.pipeline_runs from the ledger and notify, once; returns what was sent.
+
+    ``found`` is what wait_for_files handed over (None when it failed). If a file failed, was
+    refused or never came, the task then fails with AirflowFailException naming them: not
+    retried, so not notified twice, and the run's state in Airflow says what happened.
+    """
     from etl.files.report import run_report
     from etl.notify import notify
 
     results = results_for_run(run_id)
+    seen = [r.file for r in results]
+    arrived = [Path(p).name for p in found or []]
     names = dict.fromkeys(layout.filename for layout in load_relationships(settings().files_relationships).layouts)
-    missing = [name for name in names if not any(fnmatch.fnmatchcase(r.file, name) for r in results)]
-    error = f"no file for {', '.join(missing)}" if missing else None
+    missing = [name for name in names if not any(fnmatch.fnmatchcase(f, name) for f in seen + arrived)]
+    lost = [name for name in arrived if name not in seen]  # its load_file ended without an outcome
+    problems = []
+    if missing:
+        problems.append(f"no file for {', '.join(missing)}")
+    if lost:
+        problems.append(f"no outcome recorded for {', '.join(lost)} (see its load_file task)")
+    error = "; ".join(problems) or None
     status = finish_run(run_id, results, error=error)
     duration = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else None
     report = run_report(run_id, status, results, duration_s=duration)
     if error:
         report = dataclasses.replace(report, summary=f"{report.summary}; {error}")
-    return {"status": status, "summary": report.summary, "notifications": notify(report)}
+    sent = notify(report)  # the last thing before failing: nothing after it can make Airflow retry
+    if status == "error":
+        failed = [f"{r.file} {r.status}" for r in results if r.status in {"failed", "refused"}]
+        notified = ", ".join(f"{channel} {outcome}" for channel, outcome in sent.items())
+        raise AirflowFailException(f"run {run_id} failed: {'; '.join(failed + problems)} (notified: {notified})")
+    return {"status": status, "summary": report.summary, "notifications": sent}

@@ -7,16 +7,17 @@ recorded when it was last published: an unchanged month is skipped and writes no
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
-from etl import db
-from etl.ops.logs import PipelineLogger
+from etl import db, failpoints
+from etl.ops.logs import PipelineLogger, redact
 from etl.ops.runs import record_run
 from etl.ops.units import unit_of_work
 from etl.retail import PIPELINE
-from etl.retry import call_with_retry
+from etl.retry import retrying
 
 GOLD_STEPS = (
     "retail/upsert_gold_sales_monthly",
@@ -50,9 +51,11 @@ def publish_month(year: int, month: int, *, run_id: str, reset: bool = False, dr
     log = PipelineLogger(PIPELINE, run_id, stage="gold")
     params = _bounds(year, month)
     try:
-        result = call_with_retry(_publish_once, params, run_id=run_id, reset=reset, dry_run=dry_run, log=log)
+        result = retrying(log=log, what=f"gold {params['month_key']}")(
+            _publish_once, params, run_id=run_id, reset=reset, dry_run=dry_run, log=log
+        )
     except Exception as exc:
-        _mark_failed(params, exc)
+        _mark_failed(params, exc, log=log)
         raise
     log.info(
         "gold %s: %s (%d input rows, %d rows written)",
@@ -90,15 +93,19 @@ def _publish_once(params: dict, *, run_id: str, reset: bool, dry_run: bool, log:
             )
             cp.value = fingerprint
             cp.metadata.update(input_rows=input_rows, rows_written=written, reset=reset)
+            failpoints.reach("retail.gold.written")  # the crash tests: the month written, not committed
     return MonthResult(month_key, "computed", input_rows, written)
 
 
-def _mark_failed(params: dict, exc: BaseException) -> None:
-    try:
+def _mark_failed(params: dict, exc: BaseException, *, log: PipelineLogger) -> None:
+    def write() -> None:
         with db.transaction(application_name="etl retail gold") as conn:
-            db.run_sql(conn, "retail/fail_processed_month", {**params, "error": str(exc)[:4000]})
-    except psycopg.Error:
-        pass  # the original error matters more than the ledger row
+            db.run_sql(conn, "retail/fail_processed_month", {**params, "error": redact(str(exc))[:4000]})
+
+    try:
+        retrying(log=log, what=f"ledger of gold {params['month_key']}", attempts=3)(write)
+    except psycopg.Error:  # the original error matters more than the ledger row
+        log.warning("could not record the failure of gold %s in ops.processed_months", params["month_key"])
 
 
 def months_to_publish(
@@ -109,8 +116,12 @@ def months_to_publish(
         raise ValueError("--month needs --year")
     if year is not None and month is not None:
         return [(year, month)]
-    with db.transaction(application_name="etl retail gold") as conn:
-        rows = db.run_sql(conn, "retail/select_silver_months").fetchall()
+
+    def read() -> list[tuple]:
+        with db.transaction(application_name="etl retail gold") as conn:
+            return db.run_sql(conn, "retail/select_silver_months").fetchall()
+
+    rows = retrying(what="months to publish")(read)
     selected = []
     for month_key, _rows, _status, is_current in rows:
         y, m = (int(part) for part in month_key.split("-"))
@@ -122,13 +133,24 @@ def months_to_publish(
 
 
 def rebuild_gold(
-    year: int | None = None, month: int | None = None, *, run_id: str, reset: bool = False, dry_run: bool = False
+    year: int | None = None,
+    month: int | None = None,
+    *,
+    run_id: str,
+    reset: bool = False,
+    dry_run: bool = False,
+    on_month: Callable[[MonthResult], None] | None = None,
 ) -> list[MonthResult]:
-    """The manual rebuild (DAG ``retail_gold_rebuild`` and ``etl retail gold``): one code path."""
-    return [
-        publish_month(y, m, run_id=run_id, reset=reset, dry_run=dry_run)
-        for y, m in months_to_publish(year, month, reset=reset)
-    ]
+    """The manual rebuild (DAG ``retail_gold_rebuild`` and ``etl retail gold``): one code path.
+
+    ``on_month`` hears of each month as soon as it is done (progress, what was committed).
+    """
+    results = []
+    for y, m in months_to_publish(year, month, reset=reset):
+        results.append(publish_month(y, m, run_id=run_id, reset=reset, dry_run=dry_run))
+        if on_month:
+            on_month(results[-1])
+    return results
 
 
 def gold_for_day(day: dt.date, *, run_id: str) -> MonthResult | None:
@@ -136,18 +158,23 @@ def gold_for_day(day: dt.date, *, run_id: str) -> MonthResult | None:
 
     Closes the day's run in ops.pipeline_runs either way.
     """
+    log = PipelineLogger(PIPELINE, run_id, stage="gold")
     closes_month = (day + dt.timedelta(days=1)).month != day.month
     result = None
-    if closes_month or _was_published(day):
+    if closes_month or retrying(log=log, what=f"ledger of gold {day:%Y-%m}")(_was_published, day):
         result = publish_month(day.year, day.month, run_id=run_id)
-    with db.transaction(application_name="etl retail runs") as conn:
-        record_run(
-            conn,
-            PIPELINE,
-            run_id,
-            status="success",
-            metadata={"gold": result.action if result else "month open", "month": f"{day:%Y-%m}"},
-        )
+
+    def close_run() -> None:
+        with db.transaction(application_name="etl retail runs") as conn:
+            record_run(
+                conn,
+                PIPELINE,
+                run_id,
+                status="success",
+                metadata={"gold": result.action if result else "month open", "month": f"{day:%Y-%m}"},
+            )
+
+    retrying(log=log, what=f"ledger of run {run_id}")(close_run)
     return result
 
 

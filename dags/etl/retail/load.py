@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql as pgsql
 
-from etl import db
+from etl import db, failpoints
 from etl.config import settings
 from etl.errors import BadInputError
 from etl.ops.logs import PipelineLogger
@@ -24,7 +24,7 @@ from etl.ops.runs import record_run
 from etl.ops.units import unit_of_work
 from etl.retail import HEADER, PIPELINE
 from etl.retail.landing import LandingFile, inspect_file, landing_path
-from etl.retry import call_with_retry
+from etl.retry import retrying
 
 _COLUMNS = dict(
     zip(
@@ -138,13 +138,15 @@ def load_day(
     log = PipelineLogger(PIPELINE, run_id, stage="day")
     try:
         landing = inspect_file(landing_path(landing_dir, day))
-        result = call_with_retry(_load_day_once, day, landing, run_id=run_id, threshold=threshold, log=log)
+        result = retrying(log=log, what=f"day {day}")(
+            _load_day_once, day, landing, run_id=run_id, threshold=threshold, log=log
+        )
     except RejectRateExceededError as exc:
-        _record_failed_rejects(day, landing.path.name, exc.rejects, run_id=run_id)
-        _record_failure(run_id, day, exc)
+        _record_failed_rejects(day, landing.path.name, exc.rejects, run_id=run_id, log=log)
+        _record_failure(run_id, day, exc, log=log)
         raise
     except Exception as exc:
-        _record_failure(run_id, day, exc)
+        _record_failure(run_id, day, exc, log=log)
         raise
     log.info(
         "day %s loaded: %d rows, %d accepted, %d rejected%s",
@@ -164,7 +166,9 @@ def _load_day_once(
     with unit_of_work(PIPELINE, run_id, day.isoformat(), log=log, lock=day_lock(day)) as unit:
         conn = unit.conn
         db.advisory_lock(conn, month_lock(day), shared=True)
-        record_run(conn, PIPELINE, run_id, status="running", metadata={"day": day.isoformat()})
+        # committed at once, like the stages' start rows: a process lost from here on leaves a
+        # visible "running" run, which the next holder of the day's lock closes as lost
+        record_run(unit.side, PIPELINE, run_id, status="running", metadata={"day": day.isoformat()})
 
         with unit.stage("bronze") as cp:
             rows, skipped = load_bronze(conn, day, landing, run_id=run_id)
@@ -191,6 +195,7 @@ def _load_day_once(
         record_run(
             conn, PIPELINE, run_id, status="running", records_in=total, records_out=accepted, records_rejected=rejected
         )
+        failpoints.reach("retail.day.written")  # the crash tests: all of the day written, not committed
     return DayResult(day, landing.path.name, landing.sha256, skipped, total, accepted, rejected, written + deleted)
 
 
@@ -207,21 +212,40 @@ def _reject_summary(path: Path, total: int, rejects: list[tuple[int, str, str]],
     )
 
 
-def _record_failed_rejects(day: dt.date, source: str, rejects: list[tuple[int, str, str]], *, run_id: str) -> None:
+def _record_failed_rejects(
+    day: dt.date, source: str, rejects: list[tuple[int, str, str]], *, run_id: str, log: PipelineLogger
+) -> None:
     """Keep the rejects of a failed day for diagnosis (the day's data stays uncommitted)."""
-    with db.transaction(application_name="etl retail rejects") as conn, conn.cursor() as cur:
-        cur.executemany(
-            db.load_sql("retail/upsert_failed_reject"),
-            [
-                {"source": source, "line": line, "raw": raw, "reason": reason, "day": day.isoformat(), "run_id": run_id}
-                for line, raw, reason in rejects
-            ],
-        )
 
+    def write() -> None:
+        with db.transaction(application_name="etl retail rejects") as conn, conn.cursor() as cur:
+            cur.executemany(
+                db.load_sql("retail/upsert_failed_reject"),
+                [
+                    {
+                        "source": source,
+                        "line": line,
+                        "raw": raw,
+                        "reason": reason,
+                        "day": day.isoformat(),
+                        "run_id": run_id,
+                    }
+                    for line, raw, reason in rejects
+                ],
+            )
 
-def _record_failure(run_id: str, day: dt.date, exc: BaseException) -> None:
     try:
+        retrying(log=log, what=f"rejects of day {day}", attempts=3)(write)
+    except psycopg.Error:
+        log.warning("could not keep the %d rejects of day %s in ops.rejected_rows", len(rejects), day)
+
+
+def _record_failure(run_id: str, day: dt.date, exc: BaseException, *, log: PipelineLogger) -> None:
+    def write() -> None:
         with db.transaction(application_name="etl retail runs") as conn:
             record_run(conn, PIPELINE, run_id, status="failed", error=str(exc), metadata={"day": day.isoformat()})
+
+    try:
+        retrying(log=log, what=f"ledger of day {day}", attempts=3)(write)
     except psycopg.Error:
-        pass  # the original error matters more than the ledger row
+        log.warning("could not record the failure of day %s in ops.pipeline_runs", day)

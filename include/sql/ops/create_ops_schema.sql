@@ -39,6 +39,12 @@ create table if not exists ops.pipeline_checkpoint (
 create index if not exists pipeline_checkpoint_latest_idx
 on ops.pipeline_checkpoint (pipeline_name, stage, checkpoint_key, start_time desc);
 
+-- The advisory lock the unit held: whoever takes it later knows an in-progress row is dead.
+alter table ops.pipeline_checkpoint add column if not exists lock_key text;
+
+create index if not exists pipeline_checkpoint_in_progress_idx
+on ops.pipeline_checkpoint (pipeline_name, checkpoint_key) where status = 'in_progress';
+
 -- Structured logs, batched from every task and CLI command.
 create table if not exists ops.pipeline_logs (
     id bigint generated always as identity primary key,
