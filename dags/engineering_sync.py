@@ -16,7 +16,8 @@ every worker. Each task resumes its entity's pass from the checkpoint in `ops.sy
 A long rate-limit wait defers the task until `next_retry_at` (no worker held). A corrupt
 page fails the task for a person: fix, then `etl sync resume SERVICE ENTITY`.
 Params: `full_refresh` reprocesses everything (idempotent); `repos` / `projects` replace the
-configured lists (`ETL_GITHUB_REPOS`, `ETL_JIRA_PROJECTS`) for this run.
+configured lists (`ETL_GITHUB_REPOS`, `ETL_JIRA_PROJECTS`) for this run; an empty one skips its
+service with a warning. A missing or malformed Connection fails its task at once, no retries.
 Progress: `etl sync status` or the view `ops.sync_progress`.
 """
 
@@ -27,7 +28,7 @@ import datetime as dt
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from etl.config import settings
-from etl.sync.operators import GitHubSyncOperator, JiraSyncOperator
+from etl.sync.operators import GitHubSyncOperator, JiraSyncOperator, configured_entities
 from etl.tasks import task_defaults
 
 cfg = settings()
@@ -39,22 +40,27 @@ cfg = settings()
     catchup=False,
     max_active_runs=1,
     render_template_as_native_obj=True,
+    description="Hourly: Jira issues and GitHub pull requests into PostgreSQL, resumable page by page",
     doc_md=__doc__,
     tags=["engineering", "sync", "hourly"],
     default_args=task_defaults(),
     params={
-        "full_refresh": Param(False, type="boolean", description="reprocess everything (idempotent)"),
+        "full_refresh": Param(
+            False, type="boolean", title="Full refresh", description="reprocess everything (idempotent)"
+        ),
         "repos": Param(
             list(cfg.github_repos),
             type="array",
             items={"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$"},
-            description="GitHub repositories as OWNER/NAME",
+            title="GitHub repositories",
+            description="OWNER/NAME; default ETL_GITHUB_REPOS; empty skips GitHub",
         ),
         "projects": Param(
             list(cfg.jira_projects),
             type="array",
             items={"type": "string", "pattern": r"^[A-Z][A-Z0-9_]*$"},
-            description="Jira project keys",
+            title="Jira projects",
+            description="project keys; default ETL_JIRA_PROJECTS; empty skips Jira",
         ),
     },
 )
@@ -67,18 +73,21 @@ def engineering_sync() -> None:
 
     @task
     def repos(params=None) -> list[str]:
-        return sorted(set(params["repos"]))
+        return configured_entities("github", params["repos"])
 
     @task
     def projects(params=None) -> list[str]:
-        return sorted(set(params["projects"]))
+        return configured_entities("jira", params["projects"])
 
     schema = ensure_schema()
     github = GitHubSyncOperator.partial(
-        task_id="sync_github", pool="github_api", full_refresh="{{ params.full_refresh }}"
+        task_id="sync_github",
+        pool="github_api",
+        full_refresh="{{ params.full_refresh }}",
+        github_conn_id=cfg.github_conn_id,
     ).expand(repo=repos())
     jira = JiraSyncOperator.partial(
-        task_id="sync_jira", pool="jira_api", full_refresh="{{ params.full_refresh }}"
+        task_id="sync_jira", pool="jira_api", full_refresh="{{ params.full_refresh }}", jira_conn_id=cfg.jira_conn_id
     ).expand(project=projects())
     schema >> [github, jira]
 

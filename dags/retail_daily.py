@@ -37,6 +37,7 @@ cfg = settings()
     end_date=dt.datetime.combine(cfg.retail_end_date, dt.time(2), dt.UTC) if cfg.retail_end_date else None,
     catchup=True,
     max_active_runs=1,
+    description="One calendar day of retail sales per run, strictly in order: bronze, silver, gold",
     doc_md=__doc__,
     tags=["retail", "daily"],
     default_args=task_defaults(depends_on_past=True, retry_delay=dt.timedelta(seconds=30)),
@@ -62,13 +63,14 @@ def retail_daily() -> None:
         return load_day(day_of(data_interval_start), run_id=run_id).as_dict()
 
     @task(outlets=GOLD_ASSETS)
-    def publish_gold(run_id=None, data_interval_start=None) -> dict:
+    def publish_gold(run_id=None, data_interval_start=None, outlet_events=None) -> dict:
+        from etl.retail.assets import publish_events
         from etl.retail.gold import gold_for_day
 
         result = gold_for_day(day_of(data_interval_start), run_id=run_id)
-        if result is None or result.action != "computed":
-            raise AirflowSkipException(f"no gold change: {result.action if result else 'month still open'}")
-        return {"month": result.month_key, "rows_written": result.rows_written}
+        if result is None:
+            raise AirflowSkipException("no gold change: the month is still open (no Asset event)")
+        return publish_events([result], outlet_events)
 
     chain(wait_for_landing_file(), load_day(), publish_gold())
 

@@ -1,9 +1,10 @@
 """`make demo`: the retail pipeline catching up day by day through a real Airflow scheduler.
 
-Starts the embedded warehouse (unless AIRFLOW_CONN_WAREHOUSE is set), splits the shipped
-sample (or --source FILE) into daily landing files, starts Airflow on a private home,
-unpauses `retail_daily` and lets it catch up over a window that crosses a month end,
-printing each day as it finishes. Then prints a summary and stops what it started.
+Starts the local stack (etl.local_stack) from nothing: the embedded warehouse (unless
+AIRFLOW_CONN_WAREHOUSE is set, which is never reset), the shipped sample (or --source FILE)
+split into daily landing files, Airflow on the stack's home; unpauses `retail_daily` and lets
+it catch up over a window that crosses a month end, printing each day as it finishes. Then
+prints a summary and stops what it started; `make up` afterwards shows the demo's runs.
 
     python scripts/demo.py [--source FILE] [--from 2011-01-24] [--to 2011-02-06]
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,46 +30,29 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the catch-up")
     args = parser.parse_args()
 
-    home = Path(os.environ.get("ETL_HOME", ROOT / ".etl")).resolve() / "demo"
-    shutil.rmtree(home, ignore_errors=True)  # every demo starts from nothing (idempotent)
-    landing = home / "landing"
-    os.environ.update(ETL_HOME=str(home.parent), ETL_RETAIL_LANDING_DIR=str(landing))
-
-    from etl import db, scratch
+    from etl import db, local_stack
     from etl.retail.landing import split_export
 
-    started_warehouse, metadata_db = False, None
-    if not os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
-        step("starting the embedded PostgreSQL (warehouse and Airflow metadata)")
-        admin_uri = scratch.libpq_uri(db.start_embedded(), "postgres")
-        os.environ["AIRFLOW_CONN_WAREHOUSE"] = scratch.airflow_conn_uri(
-            admin_uri, scratch.create_database(admin_uri, "retail_demo")
-        )
-        metadata_db = scratch.sqlalchemy_uri(admin_uri, scratch.create_database(admin_uri, "airflow_demo"))
-        started_warehouse = True
+    os.environ.update(ETL_RETAIL_START_DATE=args.first.isoformat(), ETL_RETAIL_END_DATE=args.last.isoformat())
+    step("starting the local stack from nothing (Airflow home and metadata, landing files, warehouse schemas)")
+    local_stack.reset()
+    airflow = local_stack.local_airflow(port=None)  # a free port: the demo never collides with `make up`
+    os.environ.update({k: v for k, v in airflow.extra_env.items() if k.startswith("AIRFLOW_CONN_")})
 
     from etl.ops import init_schema
     from etl.retail.report import format_summary, summary
 
     init_schema()
+    landing = Path(airflow.extra_env["ETL_RETAIL_LANDING_DIR"])
     step(f"splitting {args.source} into daily landing files")
     result = split_export(Path(args.source), landing)
     print(f"    {result.rows:,} rows -> {result.files} files ({result.first_day} .. {result.last_day}) in {landing}")
 
-    from etl.airflow_local import LocalAirflow
-
-    env = {
-        "AIRFLOW_CONN_WAREHOUSE": os.environ["AIRFLOW_CONN_WAREHOUSE"],
-        "ETL_HOME": str(home.parent),
-        "ETL_RETAIL_LANDING_DIR": str(landing),
-        "ETL_RETAIL_START_DATE": args.first.isoformat(),
-        "ETL_RETAIL_END_DATE": args.last.isoformat(),
-    }
     days = (args.last - args.first).days + 1
-    step(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) in {home / 'airflow'}")
+    step(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) in {airflow.home}")
     clock = time.monotonic()
     try:
-        with LocalAirflow(home / "airflow", ROOT / "dags", env=env, metadata_db=metadata_db) as airflow:
+        with airflow:
             print(f"    UI at {airflow.base_url} while the demo runs; logs in {airflow.log_dir}")
             airflow.wait_parsed("retail_daily", timeout=120)
             airflow.unpause("retail_daily")
@@ -78,8 +61,9 @@ def main() -> int:
         elapsed = time.monotonic() - clock
         step(f"summary ({'all days succeeded' if ok else 'STOPPED AT A FAILED DAY'}, {elapsed:.0f} s with Airflow)")
         print(format_summary(summary()))
+        print("    `make up` shows these runs in the Airflow UI (http://127.0.0.1:8080)")
     finally:
-        if started_warehouse:
+        if local_stack.embedded():
             db.stop_embedded()
             step("stopped the embedded warehouse and Airflow")
     return 0 if ok else 1

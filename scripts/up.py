@@ -1,8 +1,11 @@
 """`make up`: the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (Ctrl-C stops it).
 
-Airflow keeps its state between runs: logs in $ETL_HOME/airflow, metadata in the embedded
-PostgreSQL (database `airflow`) when the warehouse is the embedded default, else in SQLite.
-Landing files go to $ETL_RETAIL_LANDING_DIR.
+The local stack of etl.local_stack: Airflow's home in $ETL_HOME/airflow (its airflow.cfg says
+where everything is, so `etl airflow ...` or `AIRFLOW_HOME=.etl/airflow airflow ...` in another
+terminal talks to this instance), metadata in the embedded PostgreSQL, the shipped sample split
+into the landing directory, and retail_daily unpaused over the sample's days: the catch-up
+runs, in order, and ends green. State is kept between runs (and after `make demo`, its runs
+show here).
 """
 
 from __future__ import annotations
@@ -18,28 +21,31 @@ sys.path.insert(0, str(ROOT / "dags"))
 
 
 def main() -> int:
-    from etl import db, scratch
-    from etl.airflow_local import LocalAirflow
-    from etl.config import settings
+    from etl import local_stack
     from etl.ops import init_schema
 
-    cfg = settings()
-    metadata_db = None
-    if not os.environ.get("AIRFLOW_CONN_WAREHOUSE"):  # embedded: it keeps Airflow's metadata too
-        admin_uri = scratch.libpq_uri(db.start_embedded(), "postgres")
-        os.environ["AIRFLOW_CONN_WAREHOUSE"] = scratch.airflow_conn_uri(admin_uri, "postgres")
-        metadata_db = scratch.sqlalchemy_uri(admin_uri, scratch.ensure_database(admin_uri, "airflow"))
+    port = int(os.environ.get("ETL_UI_PORT", local_stack.UI_PORT))
+    airflow = local_stack.local_airflow(port)  # starts the embedded warehouse if it is the default
+    os.environ.update({k: v for k, v in airflow.extra_env.items() if k.startswith("AIRFLOW_CONN_")})
     init_schema()
-    port = int(os.environ.get("ETL_UI_PORT", "8080"))
-    env = {
-        "AIRFLOW_CONN_WAREHOUSE": os.environ["AIRFLOW_CONN_WAREHOUSE"],
-        "ETL_HOME": str(cfg.home),
-        "ETL_RETAIL_LANDING_DIR": str(cfg.retail_landing_dir),
-    }
-    print(f"==> starting Airflow in {cfg.home / 'airflow'} (landing: {cfg.retail_landing_dir})", flush=True)
+    if note := local_stack.prepare_sample():
+        print(f"==> landing: {note}", flush=True)
+    env = airflow.extra_env
+    print(
+        f"==> starting Airflow in {airflow.home} (retail days {env['ETL_RETAIL_START_DATE']} .. "
+        f"{env['ETL_RETAIL_END_DATE']}, landing {env['ETL_RETAIL_LANDING_DIR']})",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
-    with LocalAirflow(cfg.home / "airflow", ROOT / "dags", env=env, port=port, metadata_db=metadata_db) as airflow:
-        print(f"==> Airflow UI at {airflow.base_url} (no login); Ctrl-C stops it", flush=True)
+    with airflow:
+        airflow.wait_parsed("retail_daily", timeout=120)
+        airflow.unpause("retail_daily")
+        print(f"==> Airflow UI at {airflow.base_url} (no login); retail_daily unpaused, catching up", flush=True)
+        print(
+            f"    in another terminal: `.venv/bin/etl airflow dags list` or `AIRFLOW_HOME={airflow.home} "
+            ".venv/bin/airflow ...`; Ctrl-C here stops it",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(1)

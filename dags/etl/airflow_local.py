@@ -12,6 +12,8 @@ talks to it over the REST API (no AIRFLOW_HOME needed here)::
 
 from __future__ import annotations
 
+import base64
+import configparser
 import contextlib
 import logging
 import os
@@ -146,6 +148,43 @@ class LocalAirflow:
         env.update(self.extra_env)
         return env
 
+    def write_config(self) -> Path:
+        """Write the instance's ``AIRFLOW__*`` settings into ``home/airflow.cfg``.
+
+        So that ``AIRFLOW_HOME=<home> airflow ...`` in another terminal talks to this instance
+        (same metadata database, DAGs folder, executor, API address). Keys already in the file
+        are kept unless we set them; the secrets (fernet key, JWT secret) are generated once.
+        """
+        path = self.home / "airflow.cfg"
+        parser = configparser.RawConfigParser()
+        parser.optionxform = str  # keys as written
+        if path.exists():
+            parser.read(path, encoding="utf-8")
+        settings = {k: v for k, v in self.environ().items() if k.startswith("AIRFLOW__") and k.count("__") >= 2}
+        for name, value in settings.items():
+            section, key = name.removeprefix("AIRFLOW__").split("__", 1)
+            section, key = section.lower(), key.lower()
+            if not parser.has_section(section):
+                parser.add_section(section)
+            parser.set(section, key, value.replace("%", "%%"))  # Airflow interpolates '%'
+        for section, key, make in (
+            ("core", "fernet_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()),
+            ("api_auth", "jwt_secret", lambda: base64.b64encode(os.urandom(16)).decode()),
+        ):
+            if not parser.has_section(section):
+                parser.add_section(section)
+            if not parser.get(section, key, fallback=""):
+                parser.set(section, key, make())
+        self.home.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as out:
+            out.write(
+                "# Written by etl.airflow_local at every start of this instance: its settings, so that\n"
+                f"# `AIRFLOW_HOME={self.home} airflow ...` talks to it. Edit the code, not this file.\n\n"
+            )
+            parser.write(out)
+        path.chmod(0o600)  # it holds the instance's secrets
+        return path
+
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``airflow ARGS`` against this instance (about 2 s each); raise on failure."""
         proc = subprocess.run(
@@ -166,7 +205,9 @@ class LocalAirflow:
         """Migrate the DB, start the four components in one process group, wait until healthy."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_home()
         started = time.monotonic()
+        self.write_config()
         self.cli("db", "migrate", timeout=300)
         log.info("airflow db migrate took %.1f s", time.monotonic() - started)
         self.cli("pools", "import", str(POOLS))  # the per-service API pools the sync DAG uses
@@ -197,6 +238,22 @@ class LocalAirflow:
             self.stop()
             raise
         log.info("Airflow healthy at %s after %.1f s", self.base_url, time.monotonic() - started)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "etl-airflow.pid"
+
+    def _claim_home(self) -> None:
+        """One running instance per home: two would share (and corrupt) one metadata database."""
+        try:
+            other = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            other = None
+        if other and other != os.getpid() and psutil.pid_exists(other):
+            raise RuntimeError(
+                f"an Airflow of {self.home} already runs (process {other}, e.g. `make up`): stop it first"
+            )
+        self.pid_file.write_text(str(os.getpid()))
 
     def wait_healthy(self, timeout: float = 120) -> None:
         """Wait until the api-server answers and every component heartbeats."""
@@ -254,6 +311,7 @@ class LocalAirflow:
         self._procs.clear()
         self._log_files.clear()
         self._pgid = None
+        self.pid_file.unlink(missing_ok=True)
 
     # -- helpers over the REST API ----------------------------------------------------
 

@@ -142,6 +142,39 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run ``airflow ARGS`` against the local stack (the instance `make up` runs)."""
+    import os
+
+    from etl import local_stack
+    from etl.airflow_local import AIRFLOW_BIN
+
+    airflow = local_stack.local_airflow()
+    if not (airflow.home / "airflow.cfg").exists():
+        raise BadInputError(f"no local Airflow in {airflow.home} yet: start it once with `make up`")
+    argv = [str(AIRFLOW_BIN), *args.airflow_args]
+    os.execve(argv[0], argv, airflow.environ())  # noqa: S606 - the venv's own airflow, our arguments
+    return 0  # not reached
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from etl.recovery import AirflowApi, backfill_days
+
+    if args.to_date < args.from_date:
+        raise BadInputError(f"--to {args.to_date} is before --from {args.from_date}")
+    report = backfill_days(
+        AirflowApi.from_connection(),
+        args.dag_id,
+        args.from_date,
+        args.to_date,
+        reprocess=args.reprocess_behavior,
+        max_active_runs=args.max_active_runs,
+        dry_run=args.dry_run,
+    )
+    print(report)
+    return 0
+
+
 def _entities(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -407,6 +440,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sync_parser(sub)
     _add_files_parser(sub)
+
+    p = sub.add_parser(
+        "backfill",
+        help="re-run a DAG for the calendar days --from..--to, both included (Airflow's backfill, by days)",
+        description="`airflow backfill create` bounds logical dates: day D's run of retail_daily has logical "
+        "date D 02:00, so --to-date D would leave D out. This command takes days, as people count them.",
+    )
+    p.add_argument("dag_id")
+    p.add_argument("--from", dest="from_date", type=_date, required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--to", dest="to_date", type=_date, required=True, help="last day, included")
+    p.add_argument(
+        "--reprocess-behavior",
+        choices=["none", "failed", "completed"],
+        default="failed",
+        help="days that already have a run: keep (none), re-run failed ones (default), re-run all",
+    )
+    p.add_argument("--max-active-runs", type=int, default=1, help="a backfill does not inherit the DAG's (default 1)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs it would create")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser(
+        "airflow",
+        help="`airflow ARGS` against the local stack `make up` runs (its AIRFLOW_HOME and settings)",
+        add_help=False,
+    )
+    p.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_airflow)
 
     p = sub.add_parser("recover", help="clear a DAG's failed run and re-queue the runs it blocks, in order")
     p.add_argument("dag_id")

@@ -201,3 +201,35 @@ def test_files_nightly_waits_loads_each_file_and_always_reports(dagbag: DagBag) 
     assert report.upstream_task_ids == {"load_file"}
     assert report.trigger_rule == "all_done"  # notifies on failures too
     assert load.retries >= 2  # transient errors; bad input fails at once (AirflowFailException)
+
+
+# A leaf task that runs after an upstream failure can turn a failed night green: the run's
+# state comes from its leaves. Such a leaf must fail the run itself (files_nightly.report
+# notifies, then raises when a file failed or never came).
+RUNS_AFTER_FAILURES = {
+    "all_done",
+    "all_done_min_one_success",
+    "all_done_setup_success",
+    "one_failed",
+    "all_failed",
+    "one_done",
+    "none_skipped",
+    "always",
+}
+FAILS_THE_RUN_ITSELF = {("files_nightly", "report")}
+
+
+def test_no_leaf_can_turn_a_failed_run_green(dagbag: DagBag) -> None:
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if not task.downstream_task_ids and task.trigger_rule in RUNS_AFTER_FAILURES:
+                assert (dag.dag_id, task.task_id) in FAILS_THE_RUN_ITSELF, (dag.dag_id, task.task_id)
+
+
+def test_every_dag_has_a_one_line_description_and_titled_params(dagbag: DagBag) -> None:
+    for dag in dagbag.dags.values():
+        assert dag.description, dag.dag_id
+        assert "\n" not in dag.description
+        assert len(dag.description) <= 120, dag.dag_id
+        for name in dag.params:
+            assert dag.params.get_param(name).schema.get("title"), (dag.dag_id, name)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import pytest
-from conftest import github_rows, github_truth, jira_rows, jira_truth
+from conftest import fake_connections, github_rows, github_truth, jira_rows, jira_truth, sync_job
 
 from etl.cli import main
 from etl.sync.fake import Fault
@@ -79,3 +82,37 @@ def test_bad_entity_names_are_refused_before_any_request(data, capsys):
     assert code == 2
     assert "is not a Jira project key" in err
     assert data.requests == []
+
+
+@pytest.mark.parametrize("mode", ["cloud", "server"])
+def test_issues_deleted_during_a_no_wait_pause_are_soft_deleted_by_the_next_run(data, conn, capsys, etl_env, mode):
+    """A full pass stops at a rate limit (exit 75); meanwhile the issue at its keyset boundary and one
+    it has not reached are deleted; the next run loads every remaining issue and soft-deletes both."""
+    from etl.config import settings
+
+    data.jira.mode = mode
+    for key, value in fake_connections(data.url, mode).items():
+        etl_env.setenv(key, value)
+    settings.cache_clear()
+    assert etl(capsys, "sync", "jira", "--projects", "ENG")[0] == 0
+    data.faults.add(Fault(service="jira", kind="rate_limit", at_request=2, params={"reset_after": 2}))
+
+    code, out, _ = etl(capsys, "sync", "jira", "--projects", "ENG", "--full-refresh", "--no-wait")
+
+    assert code == 75
+    assert "ENG: waiting" in out
+    job = sync_job(conn, "jira", "ENG")
+    by_update = sorted(data.jira.issues("ENG"), key=lambda i: (i["fields"]["updated"], i["key"]))
+    boundary = [i["key"] for i in by_update if i["id"] in job["keyset_ids"]]
+    unread = by_update[-1]["key"]  # the walk's last issue: the recheck asks for it by id
+    data.jira.delete("ENG", [*boundary, unread])
+    time.sleep(max(0.0, (job["next_retry_at"] - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+
+    code, out, err = etl(capsys, "sync", "jira", "--projects", "ENG")
+
+    assert (code, err) == (0, "")
+    assert "ENG: finished (full;" in out
+    assert jira_rows(conn, "ENG") == jira_truth(data, "ENG")
+    gone = conn.execute("select key from sync.jira_issues where deleted_at is not null").fetchall()
+    assert sorted(key for (key,) in gone) == sorted([*boundary, unread])
+    assert sync_job(conn, "jira", "ENG")["needs_attention"] is False

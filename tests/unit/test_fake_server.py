@@ -92,7 +92,8 @@ def search(srv: FakeServer, jql: str, fields: list[str] | None = None, **body: o
 def search_all(srv: FakeServer, jql: str, fields: list[str] | None = None, max_results: int = 100) -> list[dict]:
     issues, token = [], None
     while True:
-        page = search(srv, jql, fields or ["updated"], maxResults=max_results, nextPageToken=token).json()
+        asked = [*(fields or ["updated"]), "key"]  # Cloud gives keys only when asked for
+        page = search(srv, jql, asked, maxResults=max_results, nextPageToken=token).json()
         issues += page["issues"]
         if page["isLast"]:
             assert "nextPageToken" not in page
@@ -493,7 +494,7 @@ def test_cloud_pages_with_next_page_token_until_is_last(srv: FakeServer) -> None
     pages = []
     token = None
     while True:
-        params = {"jql": jql, "fields": "summary,updated", "maxResults": 100, "nextPageToken": token}
+        params = {"jql": jql, "fields": "key,summary,updated", "maxResults": 100, "nextPageToken": token}
         page = requests.get(f"{srv.url}/rest/api/3/search/jql", params=params, auth=JIRA_AUTH, timeout=5).json()
         pages.append(page)
         if page["isLast"]:
@@ -518,9 +519,11 @@ def test_cloud_fields_and_page_sizes(srv: FakeServer) -> None:
     default = search(srv, "project = ENG").json()
     everything = search(srv, "project = ENG", ["*all"], maxResults=500).json()
     ids = search(srv, "project = ENG", ["id"], maxResults=5000).json()
+    keys = search(srv, "project = ENG", ["id", "key"], maxResults=5000).json()
+    summaries = search(srv, "project = ENG", ["summary"]).json()
 
     assert len(default["issues"]) == 50
-    assert default["issues"][0]["fields"] == {}  # Cloud returns ids only unless asked for fields
+    assert default["issues"][0] == {"id": "10001"}  # Cloud returns ids only unless asked for more
     assert len(everything["issues"]) == 100
     assert everything["issues"][0] == {
         "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
@@ -531,7 +534,57 @@ def test_cloud_fields_and_page_sizes(srv: FakeServer) -> None:
     }
     assert len(ids["issues"]) == 500
     assert ids["isLast"] is True
-    assert [r.kind for r in srv.requests] == ["ids", "page", "ids"]
+    assert ids["issues"][0] == {"id": "10001"}
+    assert len(keys["issues"]) == 500
+    assert keys["issues"][0] == {"id": "10001", "key": "ENG-1"}
+    assert list(summaries["issues"][0]) == ["expand", "id", "self", "fields"]  # no key unless asked for
+    assert [r.kind for r in srv.requests] == ["ids", "page", "ids", "ids", "page"]
+
+
+@pytest.mark.parametrize("mode", ["cloud", "server"])
+@pytest.mark.parametrize(
+    ("clause", "missing"),
+    [
+        ("id = 10009", [("10009", "id")]),
+        ("id != 10009", [("10009", "id")]),
+        ("id IN (10001, 10009, 99999, 10009)", [("10009", "id"), ("99999", "id")]),
+        ("id NOT IN (10008, 10009)", [("10009", "id")]),
+        ("id > 10009", [("10009", "id")]),
+        ("id >= 10009", [("10009", "id")]),
+        ("id < 10009", [("10009", "id")]),
+        ("id <= 10009", [("10009", "id")]),
+        ('key > "ENG-9"', [("ENG-9", "key")]),
+        ("key >= ENG-9 AND key <= ENG-20", [("ENG-9", "key")]),
+        ("(key < ENG-9 OR key = ENG-10)", [("ENG-9", "key")]),
+        ("issuekey in (ENG-1, eng-9, OPS-1)", [("eng-9", "issuekey"), ("OPS-1", "issuekey")]),
+        ("key NOT IN (ENG-9) AND id != 10008", [("ENG-9", "key")]),
+    ],
+)
+def test_jql_naming_an_issue_that_does_not_exist_is_refused(srv: FakeServer, mode, clause, missing) -> None:
+    srv.jira.delete("ENG", ["ENG-9"])  # id 10009
+    srv.jira.mode = mode
+    path = "/rest/api/3/search/jql" if mode == "cloud" else "/rest/api/2/search"
+    body = {"jql": f'project = "ENG" AND {clause} ORDER BY key', "fields": ["id"]}
+
+    response = requests.post(f"{srv.url}{path}", json=body, auth=JIRA_AUTH, timeout=5)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errorMessages": [f"An issue with key '{value}' does not exist for field '{name}'." for value, name in missing],
+        "errors": {},
+    }
+
+
+def test_jql_naming_existing_issues_is_answered(srv: FakeServer) -> None:
+    jql = 'project = ENG AND id IN (10008, 10010) AND key > "ENG-1" AND issuekey != ENG-500 ORDER BY key'
+    srv.jira.delete("ENG", ["ENG-9"])
+
+    assert [i["key"] for i in search_all(srv, jql)] == ["ENG-8", "ENG-10"]
+    count = requests.post(
+        f"{srv.url}/rest/api/3/search/approximate-count", json={"jql": "project = ENG AND id = 10009"}, auth=JIRA_AUTH
+    )
+    assert count.status_code == 400  # the count checks the issues it names too
+    assert count.json()["errorMessages"] == ["An issue with key '10009' does not exist for field 'id'."]
 
 
 def test_generated_issues_are_deterministic_and_varied(srv: FakeServer) -> None:

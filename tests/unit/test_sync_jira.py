@@ -187,3 +187,125 @@ def test_a_full_pass_finds_deletions_and_issues_that_left_the_window(project, co
     gone = conn.execute("select key from sync.jira_issues where deleted_at is not null order by 1").fetchall()
     assert gone == [("ENG-4",), ("ENG-5",)]
     assert not [r for r in project.requests if r.kind == "ids"]  # no id sweep
+
+
+# --- issues deleted at any moment: Jira refuses JQL naming them (see etl.sync.fake.jira) ----------
+
+
+def deleted_keys(conn) -> list[str]:
+    rows = conn.execute("select key from sync.jira_issues where deleted_at is not null order by id").fetchall()
+    return [key for (key,) in rows]
+
+
+def refusals(fake) -> int:
+    """Searches Jira refused with 400 (here: JQL naming an issue that no longer exists)."""
+    return sum(r.status == 400 for r in fake.requests)
+
+
+def keys_of(fake, ids: list[str]) -> list[str]:
+    return [i["key"] for i in fake.jira.issues(PROJECT) if i["id"] in ids]
+
+
+def jira_ms(text: str) -> int:
+    return round(dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
+
+
+def sleep_until(moment: dt.datetime) -> None:
+    time.sleep(max(0.0, (moment - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+
+
+@pytest.fixture(params=["cloud", "server"])
+def mode(request, project, etl_env) -> str:
+    project.jira.mode = request.param
+    use_settings(etl_env, **fake_connections(project.url, request.param))
+    return request.param
+
+
+def test_a_forced_full_pass_survives_issues_deleted_since_the_last_one(project, conn, etl_env, mode):
+    """The recheck asks `id IN (...)` for our rows the walk did not see: the deleted ones are refused."""
+    assert run("r1").outcome == "finished"
+    project.jira.delete(PROJECT, ["ENG-4", "ENG-77", "ENG-200"])
+    use_settings(etl_env, ETL_JIRA_FIELDS="summary,status,created,updated")  # forces a full pass
+
+    second = run("r2")
+
+    assert (second.outcome, second.mode) == ("finished", "full")
+    assert jira_rows(conn, PROJECT) == jira_truth(project, PROJECT)
+    assert deleted_keys(conn) == ["ENG-4", "ENG-77", "ENG-200"]
+    assert sync_job(conn, "jira", PROJECT)["needs_attention"] is False
+    assert refusals(project) == 1  # one refusal naming all three, then the batch without them
+
+
+def test_an_issue_deleted_at_the_keyset_boundary_while_rate_limited(project, conn, mode):
+    """The walk's `id NOT IN (<ids at the boundary millisecond>)` names an issue deleted during the wait."""
+    project.faults.add(Fault(service="jira", kind="rate_limit", at_request=3, params={"reset_after": 2}))
+    assert run("r1").outcome == "waiting"
+    job = sync_job(conn, "jira", PROJECT)
+    boundary = keys_of(project, job["keyset_ids"])
+    assert boundary
+    project.jira.delete(PROJECT, boundary)
+    sleep_until(job["next_retry_at"])
+
+    result = run("r1")
+
+    assert result.outcome == "finished"
+    assert jira_rows(conn, PROJECT) == jira_truth(project, PROJECT)
+    assert deleted_keys(conn) == boundary
+    assert refusals(project) == 1
+
+
+def test_only_the_deleted_issues_leave_a_boundary_shared_by_many(project, conn, mode):
+    """80 issues share a millisecond across pages; two of those already read are deleted in the wait."""
+    first_ms = min(jira_ms(i["fields"]["updated"]) for i in project.jira.issues(PROJECT))
+    project.jira.touch(PROJECT, [f"ENG-{n}" for n in range(100, 180)], at_ms=first_ms)  # pages 1 and 2
+    project.faults.add(Fault(service="jira", kind="rate_limit", at_request=2, params={"reset_after": 2}))
+    assert run("r1").outcome == "waiting"
+    job = sync_job(conn, "jira", PROJECT)
+    assert len(job["keyset_ids"]) > 2
+    gone = keys_of(project, job["keyset_ids"][1:3])
+    project.jira.delete(PROJECT, gone)
+    sleep_until(job["next_retry_at"])
+
+    result = run("r1")
+
+    assert (result.outcome, result.items) == ("finished", 260)  # the others at that millisecond not read twice
+    assert jira_rows(conn, PROJECT) == jira_truth(project, PROJECT)
+    assert deleted_keys(conn) == gone
+
+
+@pytest.mark.parametrize("deleted", [["ENG-50"], [f"ENG-{n}" for n in range(41, 51)]], ids=["last-key", "ten-keys"])
+def test_an_issue_deleted_between_sweep_pages(project, conn, etl_env, monkeypatch, mode, deleted):
+    """The sweep's `key > "<last key>"` names an issue deleted between two pages."""
+    monkeypatch.setattr("etl.sync.jira.SWEEP_PAGE_SIZE", 50)
+    use_settings(etl_env, ETL_SYNC_SWEEP_HOURS="0")
+    assert run("r1").outcome == "finished"
+    project.faults.add(Fault(service="jira", kind="rate_limit", at_request=2, params={"on": "ids", "reset_after": 2}))
+    assert run("r2").outcome == "waiting"
+    job = sync_job(conn, "jira", PROJECT)
+    assert job["phase"] == "sweep"
+    assert job["cursor"].startswith("ENG-50")  # the next page starts after the first page's last key
+    project.jira.delete(PROJECT, deleted)  # the page's last key; all ten keys the cursor holds
+    sleep_until(job["next_retry_at"])
+
+    result = run("r2")
+
+    assert (result.outcome, result.mode) == ("finished", "incremental")
+    assert jira_rows(conn, PROJECT) == jira_truth(project, PROJECT)
+    assert deleted_keys(conn) == deleted
+    assert refusals(project) == len(deleted)
+    assert (result.api_count, result.db_count) == (250 if len(deleted) == 10 else 259,) * 2
+
+
+def test_a_query_refused_for_an_issue_the_sync_did_not_name_needs_a_person(project, conn, etl_env, mode):
+    project.jira.delete(PROJECT, ["ENG-9"])
+    use_settings(etl_env, ETL_JIRA_JQL="key != ENG-9")  # the configured filter names a deleted issue
+
+    with pytest.raises(ApiRequestError, match=r"no issue ENG-9 .*: check ETL_JIRA_JQL \('key != ENG-9'\)"):
+        run("r1")
+    assert sync_job(conn, "jira", PROJECT)["needs_attention"] is True
+
+
+def test_cloud_issues_carry_keys_because_the_sync_asks_for_them(project, conn):
+    run("r1")
+    assert project.jira.mode == "cloud"
+    assert jira_rows(conn, PROJECT) == jira_truth(project, PROJECT)  # keys included

@@ -32,6 +32,12 @@ class MonthResult:
     action: str  # computed | unchanged | empty | would compute | would skip
     input_rows: int = 0
     rows_written: int = 0
+    fingerprint: str | None = None  # of the silver input the month was computed from
+
+    @property
+    def changed(self) -> bool:
+        """True when this call wrote gold (only then is an Asset event due)."""
+        return self.action == "computed"
 
 
 def _bounds(year: int, month: int) -> dict:
@@ -94,7 +100,7 @@ def _publish_once(params: dict, *, run_id: str, reset: bool, dry_run: bool, log:
             cp.value = fingerprint
             cp.metadata.update(input_rows=input_rows, rows_written=written, reset=reset)
             failpoints.reach("retail.gold.written")  # the crash tests: the month written, not committed
-    return MonthResult(month_key, "computed", input_rows, written)
+    return MonthResult(month_key, "computed", input_rows, written, fingerprint)
 
 
 def _mark_failed(params: dict, exc: BaseException, *, log: PipelineLogger) -> None:

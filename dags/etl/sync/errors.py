@@ -10,12 +10,18 @@
 - ``CorruptPageError``: the answer stayed unreadable after the retries; the job FAILS and
   waits for someone (``etl sync resume``).
 - ``ApiRequestError``: the request itself is wrong (credentials, JQL, a removed endpoint, a
-  repository we cannot see); retrying cannot help.
+  repository we cannot see); retrying cannot help. ``MissingIssuesError`` is the one the
+  sync handles: Jira refused a query naming issues that no longer exist; they are gone, and
+  the query is asked again without them.
+- ``ConfigurationError``: a Connection or setting is missing or malformed; the task fails at
+  once without retries and the CLI exits 2, naming what to set.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+
+from etl.errors import BadInputError
 
 
 class SyncError(RuntimeError):
@@ -65,6 +71,18 @@ class CorruptPageError(SyncError):
 
 class ApiRequestError(SyncError):
     """The API refused the request for a reason retrying cannot fix."""
+
+
+class MissingIssuesError(ApiRequestError):
+    """Jira refused a query naming issues that do not exist (deleted, or moved out of our sight)."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing  # the ids and keys, as the query named them
+
+
+class ConfigurationError(SyncError, BadInputError):
+    """A missing or malformed Connection or setting: permanent; the message names what to set."""
 
 
 class RecordError(ValueError):

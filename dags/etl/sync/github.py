@@ -18,7 +18,7 @@ from etl.ops.logs import PipelineLogger
 from etl.sync.errors import InvalidCursorError, RecordError
 from etl.sync.hooks.github import GitHubHook, load_query
 from etl.sync.jobs import EntityRun, config_hash
-from etl.sync.runner import RECHECK_BATCH, Progress, ServiceSync, timestamp
+from etl.sync.runner import RECHECK_BATCH, Progress, ServiceSync, SweepPage, timestamp
 
 PIPELINE = "github_sync"
 REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -152,10 +152,10 @@ class GitHubSync(ServiceSync):
         found = [node for node in nodes.values() if node is not None]
         return found, [i for i, node in nodes.items() if node is None], rate.cost, rate.remaining
 
-    def sweep_page(self, entity: str, cursor: str | None) -> tuple[list[str], str | None, int, int | None]:
+    def sweep_page(self, entity: str, cursor: str | None) -> SweepPage:
         page = self.hook.pull_request_ids_page(entity, first=100, after=cursor)
         ids = [str(node["id"]) for node in page.nodes if node.get("id")]
-        return ids, page.end_cursor if page.has_next else None, page.rate.cost, page.rate.remaining
+        return SweepPage(ids, page.end_cursor if page.has_next else None, page.rate.cost, page.rate.remaining)
 
     def count_remote(self, run: EntityRun) -> tuple[int, int, int | None]:
         page = self.hook.pull_request_ids_page(run.entity, first=1, after=None)

@@ -4,11 +4,14 @@ Each operator runs ``etl.sync.runner.sync_entity`` (the code path of ``etl sync`
 the entity's pass from its checkpoint, or starts the next one. A rate limit that asks for a
 long wait leaves the job PENDING with ``next_retry_at`` and defers the task on a
 ``DateTimeTrigger`` until then, so no worker slot is held while waiting. A corrupt page or a
-refused request fails the task without retries: it needs a person (``etl sync resume``).
+refused request fails the task without retries: it needs a person (``etl sync resume``); so
+does a missing or malformed Connection (the error names it and the variable that defines it).
+``configured_entities`` gives the DAG its lists, and skips with the settings to fill when empty.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +22,25 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from etl.sync.runner import ServiceSync
+
+log = logging.getLogger(__name__)
+
+# service -> (what is synced, the variable that lists it, the DAG Param that replaces it for a run)
+ENTITY_SETTINGS = {
+    "github": ("GitHub repositories", "ETL_GITHUB_REPOS", "repos"),
+    "jira": ("Jira projects", "ETL_JIRA_PROJECTS", "projects"),
+}
+
+
+def configured_entities(service: str, entities: list[str] | None) -> list[str]:
+    """The run's entities, each once; none: a WARNING and a skip that names the settings to fill."""
+    chosen = sorted(set(entities or []))
+    if not chosen:
+        what, variable, param = ENTITY_SETTINGS[service]
+        message = f"no {what} to sync: set {variable} (comma-separated) or trigger with the Param `{param}`"
+        log.warning("%s", message)
+        raise AirflowSkipException(message)
+    return chosen
 
 
 class _SyncOperator(BaseOperator):
@@ -47,7 +69,7 @@ class _SyncOperator(BaseOperator):
     def _sync(self, context: Context) -> dict:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        from etl.sync.errors import ApiRequestError, CorruptPageError
+        from etl.sync.errors import ApiRequestError, ConfigurationError, CorruptPageError
         from etl.sync.runner import sync_entity
 
         run_id = context["run_id"]
@@ -55,7 +77,7 @@ class _SyncOperator(BaseOperator):
             result = sync_entity(
                 self.make_sync(run_id), self.entity, run_id=run_id, full_refresh=_truthy(self.full_refresh)
             )
-        except (ApiRequestError, CorruptPageError) as exc:
+        except (ApiRequestError, ConfigurationError, CorruptPageError) as exc:  # retrying cannot help
             raise AirflowFailException(str(exc)) from exc
         if result.outcome == "waiting" and result.next_retry_at:
             self.log.info("%s: rate limited; deferring until %s", self.entity, result.next_retry_at)

@@ -9,7 +9,7 @@ A pass is a sequence of phases, each made of pages committed with their checkpoi
                a full pass needs no sweep; in an incremental GitHub pass, pull requests still
                open here that the walk did not reach
     sweep      incremental passes, every ETL_SYNC_SWEEP_HOURS: the id-only listing that
-               soft-deletes what the API no longer returns
+               soft-deletes what the API no longer returns (and, at once, what it says is gone)
     reconcile  the API's count against ours; a mismatch is a warning with both numbers
 
 The phase under way is part of the checkpoint, so a resumed pass goes on where it stopped.
@@ -21,9 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import psycopg
 
@@ -33,6 +34,9 @@ from etl.ops.logs import PipelineLogger, flush_logs, redact
 from etl.ops.runs import record_run
 from etl.sync.errors import ApiRequestError, CorruptPageError, JobPausedError, RateLimitWait, RecordError
 from etl.sync.jobs import PHASES, EntityResult, EntityRun, utcnow
+
+if TYPE_CHECKING:
+    from etl.sync.hooks.api import ApiHook
 
 Progress = Callable[[str], None]
 Reject = tuple[dict, str]  # (the record as delivered, why it was skipped)
@@ -52,6 +56,16 @@ def timestamp(value: object, *, optional: bool = False) -> dt.datetime | None:
     return parsed
 
 
+class SweepPage(NamedTuple):
+    """One page of the id-only sweep."""
+
+    ids: list[str]  # the ids the API lists
+    following: str | None  # the next page's cursor; None after the last page
+    cost: int  # API cost
+    remaining: int | None  # API points left, when the API says
+    gone: Sequence[str] = ()  # ids listed on an earlier page that the API now says do not exist
+
+
 class ServiceSync:
     """What a service (GitHub, Jira) plugs into the runner: one method per phase."""
 
@@ -60,6 +74,7 @@ class ServiceSync:
     pipeline: str
     table: str  # sync.<table>, upserted by include/sql/sync/upsert_<table>.sql
     rechecks_incremental = False  # incremental passes re-fetch records the walk cannot see change
+    hook: ApiHook
 
     def __init__(self, *, run_id: str, log: PipelineLogger | None = None, progress: Progress | None = None) -> None:
         self.run_id = run_id
@@ -71,6 +86,10 @@ class ServiceSync:
 
     def validate_entity(self, entity: str) -> None:
         raise NotImplementedError
+
+    def check_configuration(self) -> None:
+        """A missing or malformed Connection, before any job state changes: ConfigurationError."""
+        self.hook.check_connection()
 
     def page_size(self) -> int:
         return settings().sync_page_size
@@ -152,15 +171,16 @@ class ServiceSync:
     def record_number(self, record: dict) -> int:
         raise NotImplementedError
 
-    def write_sweep_page(
-        self, conn: psycopg.Connection, entity: str, ids: list[str], *, first: bool, done: bool
-    ) -> None:
+    def write_sweep_page(self, conn: psycopg.Connection, entity: str, page: SweepPage, *, first: bool) -> None:
         """One page of the id-only sweep; after the last, soft-delete what was not listed."""
         params = {"service": self.service, "entity": entity}
         if first:  # ids left by a sweep that was abandoned (its pass restarted)
             db.run_sql(conn, "sync/clear_sweep_ids", params)
-        db.run_sql(conn, "sync/insert_sweep_ids", {**params, "ids": ids})
-        if done:
+        db.run_sql(conn, "sync/insert_sweep_ids", {**params, "ids": page.ids})
+        if page.gone:  # gone since an earlier page listed them: soft-deleted now, and not revived at the end
+            db.run_sql(conn, "sync/delete_sweep_ids", {**params, "ids": list(page.gone)})
+            db.run_sql(conn, f"sync/soft_delete_{self.table}", {"ids": list(page.gone)})
+        if page.following is None:
             db.run_sql(conn, f"sync/apply_{self.service}_sweep", params)
             db.run_sql(conn, "sync/clear_sweep_ids", params)
 
@@ -220,21 +240,19 @@ class ServiceSync:
         """Every id the API still lists, page by page; after the last, soft-delete the rest."""
         while True:
             job = run.job
-            ids, following, cost, remaining = self.sweep_page(run.entity, job.cursor)
-            done = following is None
+            page = self.sweep_page(run.entity, job.cursor)
+            done = page.following is None
             checkpoint = replace(
                 job,
-                cursor=following,
-                api_cost=job.api_cost + cost,
-                rate_remaining=remaining if remaining is not None else job.rate_remaining,
+                cursor=page.following,
+                api_cost=job.api_cost + page.cost,
+                rate_remaining=page.remaining if page.remaining is not None else job.rate_remaining,
             )
             if done:
                 checkpoint = replace(checkpoint, phase=self.next_phase(run, "sweep"), last_sweep_at=utcnow())
             first = job.cursor is None
             run.commit(
-                lambda conn, ids=ids, done=done, first=first: self.write_sweep_page(
-                    conn, run.entity, ids, first=first, done=done
-                ),
+                lambda conn, page=page, first=first: self.write_sweep_page(conn, run.entity, page, first=first),
                 checkpoint,
                 point="sweep",
             )
@@ -242,8 +260,8 @@ class ServiceSync:
                 self.report(run, "id sweep done")
                 return
 
-    def sweep_page(self, entity: str, cursor: str | None) -> tuple[list[str], str | None, int, int | None]:
-        """(ids listed, the cursor of the next page or None after the last, API cost, points left)."""
+    def sweep_page(self, entity: str, cursor: str | None) -> SweepPage:
+        """The page of the listing that ``cursor`` points at (None: the first)."""
         raise NotImplementedError
 
     def reconcile(self, run: EntityRun) -> None:
@@ -291,6 +309,7 @@ def sync_entity(sync: ServiceSync, entity: str, *, run_id: str, full_refresh: bo
     ``etl sync resume`` (not the next run) retries it.
     """
     sync.validate_entity(entity)
+    sync.check_configuration()
     started = time.monotonic()
     ledger_id = f"{run_id}:{entity}"
     with EntityRun(
@@ -366,6 +385,7 @@ def sync_queue(
     error is raised once all have run. Each thread has its own hook and connection.
     """
     say = progress or (lambda line: None)
+    make_sync().check_configuration()  # one error for the whole queue, not one per entity
     results: dict[str, EntityResult] = {}
     errors: list[BaseException] = []
 

@@ -1,7 +1,31 @@
 """A fake Jira: Cloud's /rest/api/3/search/jql (nextPageToken, isLast) or Server's /rest/api/2/search.
 
-Issues live in memory and can change while a sync walks them. Shapes follow Jira's REST API;
-``mode`` ("cloud" or "server") picks the endpoints and can be switched at any time.
+Issues live in memory and can change while a sync walks them (``touch``, ``delete``). Shapes
+follow Jira's REST API; ``mode`` ("cloud" or "server") picks the endpoints and can be switched
+at any time. Two behaviours are modelled as strictly as the real Jira, because clients trip on
+them:
+
+- **An issue named in JQL must exist** (both modes). A query naming by id or key (fields
+  ``id``, ``key``, ``issuekey``, with = != IN, NOT IN, < <= > >=) an issue that does not exist
+  (deleted; on a real site also one moved to a project the user cannot see) is refused with
+  400 and one message per such value, the field as written::
+
+      {"errorMessages": ["An issue with key '10009' does not exist for field 'id'.",
+                         "An issue with key 'ENG-57' does not exist for field 'key'."], "errors": {}}
+
+  Sources: Jira's ``IssueIdValidator`` (it checks every literal of an id/key clause under the
+  equality and relational operators and adds one error per missing issue); the key message
+  from the old ``/rest/api/2/search`` in atlassian-python-api PR #752; the id message as Cloud's
+  ``/rest/api/3/search/jql`` gives it, from client code and tests that handle it. Server's
+  ``validateQuery=warn`` would turn these errors into warnings, but Cloud's new search has no
+  such parameter (its request bean has none); the fake ignores it in both modes. The fake
+  has no moves between projects: ``delete`` stands for every way an issue leaves our sight.
+- **Cloud returns only what is asked for.** ``/search/jql`` defaults to ``fields=id`` ("By
+  default, this resource returns IDs only", Jira Cloud REST v3 reference): an issue is
+  ``{"id": ...}``, with ``key`` only when ``key`` (or ``*all``, ``*navigable``) is asked for
+  and ``expand``, ``self``, ``fields`` only when a field is; asking for nothing but ``id`` and
+  ``key`` allows pages of 5000. Server returns every navigable field by default, and always
+  ``expand``, ``id``, ``self``, ``key``.
 """
 
 from __future__ import annotations
@@ -147,7 +171,8 @@ class _Search:
 
     @property
     def ids_only(self) -> bool:
-        return self.fields == ["id"]
+        """Only ids (and keys) asked for: Cloud's cheapest search, pages of up to 5000."""
+        return bool(self.fields) and set(self.fields) <= {"id", "key"}
 
 
 class FakeJira:
@@ -160,6 +185,7 @@ class FakeJira:
         self._projects: dict[str, dict] = {}
         self._issues: dict[str, dict[int, _Issue]] = {}
         self._sorted: dict[tuple, tuple[list[_Issue], list]] = {}  # see _ordered(); emptied on every change
+        self._ids: set[int] = set()  # every issue's id, for the check that JQL names existing issues
         self._next_id = FIRST_ISSUE_ID
         self.mode = mode
 
@@ -187,6 +213,7 @@ class FakeJira:
             self._sorted.clear()
             for number, (created, updated) in enumerate(spread_times(rng, count, step_ms=1), start=1):
                 self._issues[key][number] = self._generate(rng, project, number, created, updated)
+                self._ids.add(self._next_id)
                 self._next_id += 1
 
     def _generate(self, rng: random.Random, project: dict, number: int, created: int, updated: int) -> _Issue:
@@ -221,10 +248,23 @@ class FakeJira:
                 self._issues[project][self._number(project, key)].touch(at_ms)
 
     def delete(self, project: str, keys: list[str]) -> None:
+        """Delete issues: searches no longer return them, and JQL naming them is refused."""
         with self._lock:
             self._sorted.clear()
             for key in keys:
-                del self._issues[project][self._number(project, key)]
+                self._ids.discard(self._issues[project].pop(self._number(project, key)).id)
+
+    def _missing(self, query: jqlparse.Jql) -> list[str]:
+        """Jira's refusal of the issues the query names that do not exist, one message per value."""
+        with self._lock:
+            missing = [
+                (name, text)
+                for name, text, field, value in query.named_issues()
+                if not (value in self._ids if field == "id" else value[1] in self._issues.get(value[0], {}))
+            ]
+        return [
+            f"An issue with key '{text}' does not exist for field '{name}'." for name, text in dict.fromkeys(missing)
+        ]
 
     def _number(self, project: str, key: str) -> int:
         prefix, _, number = key.partition("-")
@@ -303,6 +343,8 @@ class FakeJira:
         call.entity = search.query.project()
         if search.route != "server" and search.query.where is None:
             call.reply = _error(400, UNBOUNDED)
+        elif missing := self._missing(search.query):
+            call.reply = _error(400, *missing)
         elif search.token is not None:
             offset = _read_token(search.token, search.jql)
             if offset is None:
@@ -371,7 +413,7 @@ class FakeJira:
         if route == "server":
             limit = min(max(limit, 0), MAX_PAGE["server"])
         else:
-            limit = min(max(limit, 1), MAX_ID_PAGE if fields == ["id"] else MAX_PAGE["cloud"])
+            limit = min(max(limit, 1), MAX_ID_PAGE if set(fields) <= {"id", "key"} else MAX_PAGE["cloud"])
         return _Search(
             route=route,
             base_url=request.base_url,
@@ -386,12 +428,13 @@ class FakeJira:
         start = search.offset if search.route == "cloud" else search.start_at
         api_url = f"{search.base_url}/rest/api/{'3' if search.route == 'cloud' else '2'}"
         names = _field_names(search.fields)
+        with_key = search.route == "server" or bool({"key", "*all", "*navigable"} & set(search.fields))
         with self._lock:
             matching = self._matching(search.query)
             # Server reports the total; for Cloud, one issue past the page tells whether it is the last
             found = list(matching if search.route == "server" else itertools.islice(matching, start + search.limit + 1))
             page = found[start : start + search.limit]
-            issues = [_render(issue, names, api_url) for issue in page]
+            issues = [_render(issue, names, api_url, full=search.route == "server", key=with_key) for issue in page]
         if search.route == "server":
             return {
                 "expand": "schema,names",
@@ -505,13 +548,13 @@ def _field_names(fields: list[str]) -> list[str]:
     return [name for name in _ALL_FIELDS if name in wanted]
 
 
-def _render(issue: _Issue, names: list[str], api_url: str) -> dict:
-    """The issue as the search endpoints return it, with only the named fields."""
+def _render(issue: _Issue, names: list[str], api_url: str, *, full: bool, key: bool) -> dict:
+    """The issue as the search endpoints return it: Server in ``full``, Cloud only what was asked for."""
+    if not (full or names):  # Cloud, ids (and keys) only
+        return {"id": str(issue.id), "key": issue.key} if key else {"id": str(issue.id)}
     view = issue.view()
-    return {
-        "expand": _EXPAND,
-        "id": str(issue.id),
-        "self": f"{api_url}/issue/{issue.id}",
-        "key": issue.key,
-        "fields": {name: view[name] for name in names},
-    }
+    rendered = {"expand": _EXPAND, "id": str(issue.id), "self": f"{api_url}/issue/{issue.id}"}
+    if key:
+        rendered["key"] = issue.key
+    rendered["fields"] = {name: view[name] for name in names}
+    return rendered

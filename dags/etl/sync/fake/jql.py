@@ -4,10 +4,12 @@
 is ``field op value`` or ``field [NOT] IN (value, ...)``; values are bare words, quoted
 strings or integers; ``updated`` and ``created`` compare epoch milliseconds, ``key`` compares
 (project, number). Anything else raises JqlError, which the fake answers with a 400.
+``Jql.named_issues()`` lists the ids and keys a query names, which Jira checks exist.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 import re
@@ -82,6 +84,8 @@ class Clause:
     field: str
     op: str  # = != > >= < <= in "not in"
     values: tuple
+    name: str = dataclasses.field(default="", compare=False)  # the field as written ("issuekey", "id")
+    texts: tuple = dataclasses.field(default=(), compare=False)  # the values as written, for error messages
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,19 @@ class Jql:
             elif node.field == "project" and node.op in ("=", "in"):
                 return node.values[0]
         return None
+
+    def named_issues(self) -> list[tuple[str, str, str, Any]]:
+        """Every issue named by id or key: (field as written, value as written, "id" | "key", value as read)."""
+        named, pending = [], [self.where] if self.where else []
+        while pending:
+            node = pending.pop(0)
+            if isinstance(node, Group):
+                pending[:0] = node.items
+            elif node.field in ("id", "key"):
+                named += [
+                    (node.name, text, node.field, value) for text, value in zip(node.texts, node.values, strict=True)
+                ]
+        return named
 
     def conjuncts(self) -> tuple[Clause | Group, ...]:
         """The restrictions AND-ed at the top level, nested ANDs flattened; () when unbounded."""
@@ -258,7 +275,7 @@ class _Parser:
         values = self.value_list() if op in ("in", "not in") else [self.value()]
         if op not in ("=", "!=", "in", "not in") and not ranged:
             raise JqlError(f"The operator '{op}' is not supported by the '{token.text}' field.")
-        return Clause(field, op, tuple(read(value) for value in values))
+        return Clause(field, op, tuple(read(value) for value in values), name=token.text, texts=tuple(values))
 
     def operator(self) -> str:
         if self.keyword("in"):

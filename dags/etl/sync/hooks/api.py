@@ -5,12 +5,15 @@ Connection). A request is retried with exponential backoff and full jitter on ti
 connection resets, 5xx answers and unreadable JSON, bounded by ``ETL_SYNC_HTTP_ATTEMPTS``; a
 rate limit is slept through when the API asks for less than ``ETL_SYNC_MAX_SLEEP_SECONDS``,
 and turned into ``RateLimitWait`` (save state, free the worker) when it asks for more.
+``check_connection`` reads the Connection up front: a missing or malformed one is a
+``ConfigurationError`` naming the Connection id and the variables that define it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import os
 from collections.abc import Callable
 from functools import cached_property
@@ -18,12 +21,14 @@ from typing import Any, TypeVar
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from etl.config import settings
 from etl.ops.logs import redact
 from etl.sync.errors import (
     ApiRequestError,
+    ConfigurationError,
     CorruptPageError,
     InvalidResponseError,
     RateLimited,
@@ -64,6 +69,9 @@ class ApiHook(HttpHook):
     """
 
     service = "api"
+    label = "API"  # the service's name in messages
+    conn_id_setting = ""  # the ETL_* variable that names another Connection id
+    conn_example = ""  # what the Connection holds, for messages
     extra_keys: tuple[str, ...] = ()  # our own connection extras, which are not HTTP headers
 
     def __init__(self, conn_id: str | None = None) -> None:
@@ -76,7 +84,38 @@ class ApiHook(HttpHook):
 
     @cached_property
     def connection(self):  # an airflow.sdk Connection
-        return self.get_connection(self.http_conn_id)
+        try:
+            return self.get_connection(self.http_conn_id)
+        except AirflowNotFoundException:
+            raise self.configuration_error("is not defined") from None
+
+    def check_connection(self) -> None:
+        """Read the Connection and check what the API needs, before any request: ConfigurationError."""
+        conn = self.connection
+        if conn.extra:
+            try:
+                extra = json.loads(conn.extra)
+            except ValueError:
+                extra = None
+            if not isinstance(extra, dict):
+                raise self.configuration_error("has an extra that is not a JSON object")
+        problem = self.connection_problem(conn)
+        if problem:
+            raise self.configuration_error(problem)
+
+    def connection_problem(self, conn) -> str | None:
+        """What is wrong with the Connection for this API (None: nothing), as "has no password..."."""
+        return None
+
+    def configuration_error(self, problem: str) -> ConfigurationError:
+        """The one line that says which Connection is wrong and how to define it (never its secrets)."""
+        conn_id = self.http_conn_id
+        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+        other = f" (or set {self.conn_id_setting} to the id of another Connection)" if self.conn_id_setting else ""
+        return ConfigurationError(
+            f"{self.label} Connection {conn_id!r} {problem}: define it with {variable} or in the Airflow UI, "
+            f"{self.conn_example}{other}"
+        )
 
     @cached_property
     def session(self) -> requests.Session:

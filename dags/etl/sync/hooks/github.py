@@ -70,12 +70,20 @@ class GitHubHook(ApiHook):
     hook_name = "GitHub GraphQL"
     default_host = "https://api.github.com"
     service = "github"
+    label = "GitHub"
+    conn_id_setting = "ETL_GITHUB_CONN_ID"
+    conn_example = 'e.g. {"conn_type": "http", "host": "https://api.github.com", "password": "<token>"}'
     max_page_size = 100
 
     def __init__(self, conn_id: str | None = None) -> None:
         super().__init__(conn_id)
         self.rate: RateLimit | None = None
         self.reserve = settings().github_rate_reserve
+
+    def connection_problem(self, conn) -> str | None:
+        if not conn.password:  # no host is fine: HttpHook uses default_host
+            return "has no password (the GitHub token)"
+        return None
 
     def configure_session(self, session: requests.Session) -> None:
         session.auth = None

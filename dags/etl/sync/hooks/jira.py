@@ -9,16 +9,26 @@ no ``total`` (counts come from ``/search/approximate-count``); Server pages with
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import requests
 
-from etl.sync.errors import ApiRequestError, InvalidCursorError, InvalidResponseError
+from etl.sync.errors import (
+    ApiRequestError,
+    InvalidCursorError,
+    InvalidResponseError,
+    MissingIssuesError,
+)
 from etl.sync.hooks.api import ApiHook, excerpt, retry_after, utcnow
 
 DEFAULT_RATE_LIMIT_WAIT = dt.timedelta(seconds=60)
+# Jira's refusal of a JQL value naming an issue that does not exist (or that the user cannot see),
+# one message per value: "An issue with key '10009' does not exist for field 'id'." (and 'ENG-57'
+# ... 'key'; the field as the query wrote it: key, issuekey, issueKey, id)
+MISSING_ISSUE = re.compile(r"'([^']+)' does not exist for (?:the )?field '(?:id|key|issuekey)'", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,19 +51,34 @@ class JiraHook(ApiHook):
     conn_type = "http"
     hook_name = "Jira"
     service = "jira"
+    label = "Jira"
+    conn_id_setting = "ETL_JIRA_CONN_ID"
+    conn_example = (
+        'e.g. {"conn_type": "http", "host": "https://SITE.atlassian.net", "login": "<email>", '
+        '"password": "<API token>"}'
+    )
     extra_keys = ("deployment", "auth")
 
     @cached_property
     def deployment(self) -> str:
-        extra = self.connection.extra_dejson
-        deployment = extra.get("deployment") or (
-            "cloud" if ".atlassian.net" in (self.connection.host or "") else "server"
-        )
+        deployment = _deployment(self.connection)
         if deployment not in {"cloud", "server"}:
-            raise ApiRequestError(
-                f"connection {self.http_conn_id!r}: extra deployment must be 'cloud' or 'server', not {deployment!r}"
-            )
+            raise self.configuration_error(f"has extra deployment {deployment!r}, not 'cloud' or 'server'")
         return deployment
+
+    def connection_problem(self, conn) -> str | None:
+        auth, deployment = conn.extra_dejson.get("auth", "basic"), _deployment(conn)
+        if not conn.host:
+            return "has no host (the site's URL)"
+        if deployment not in {"cloud", "server"}:
+            return f"has extra deployment {deployment!r}, not 'cloud' or 'server'"
+        if auth not in {"basic", "bearer"}:
+            return f"has extra auth {auth!r}, not 'basic' or 'bearer'"
+        if not conn.password:
+            return "has no password (the API token, or a personal access token with extra auth 'bearer')"
+        if auth == "basic" and not conn.login:
+            return "has no login (the account's email; a personal access token takes extra auth 'bearer')"
+        return None
 
     @property
     def search_endpoint(self) -> str:
@@ -93,6 +118,8 @@ class JiraHook(ApiHook):
             messages = _error_messages(response)
             if "page token" in messages.lower():
                 raise InvalidCursorError(f"Jira rejected the page token: {messages}")
+            if missing := MISSING_ISSUE.findall(messages):
+                raise MissingIssuesError(f"Jira: no issue {', '.join(missing)} (deleted, or out of sight)", missing)
             raise ApiRequestError(f"Jira rejected the search (400): {messages}")
 
     def search(
@@ -149,6 +176,11 @@ class JiraHook(ApiHook):
                 raise InvalidResponseError(f"{what}: no count in the answer ({exc})") from exc
 
         return self.call("POST", "/rest/api/3/search/approximate-count", what=what, parse=parse, json={"jql": jql})
+
+
+def _deployment(conn) -> str:
+    """Extra ``deployment``, else Cloud for ``*.atlassian.net`` hosts, else Server."""
+    return conn.extra_dejson.get("deployment") or ("cloud" if ".atlassian.net" in (conn.host or "") else "server")
 
 
 def _error_messages(response: requests.Response) -> str:
