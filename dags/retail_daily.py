@@ -22,9 +22,12 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, chain, dag, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException
 
 from etl.config import settings
+from etl.maintenance.alerts import retail_deadline
+from etl.operators import GoldUpsertOperator
+from etl.retail import RETAIL_GOLD_ARGS
 from etl.retail.assets import GOLD_ASSETS
 from etl.tasks import day_of, fail_fast_on_bad_input, task_defaults
 
@@ -39,6 +42,7 @@ cfg = settings()
     max_active_runs=1,
     description="One calendar day of retail sales per run, strictly in order: bronze, silver, gold",
     doc_md=__doc__,
+    deadline=retail_deadline(),
     tags=["retail", "daily"],
     default_args=task_defaults(depends_on_past=True, retry_delay=dt.timedelta(seconds=30)),
 )
@@ -62,17 +66,14 @@ def retail_daily() -> None:
         init_schema()
         return load_day(day_of(data_interval_start), run_id=run_id).as_dict()
 
-    @task(outlets=GOLD_ASSETS)
-    def publish_gold(run_id=None, data_interval_start=None, outlet_events=None) -> dict:
-        from etl.retail.assets import publish_events
-        from etl.retail.gold import gold_for_day
+    publish_gold = GoldUpsertOperator(
+        task_id="publish_gold",
+        **RETAIL_GOLD_ARGS,
+        unit="{{ data_interval_start.strftime('%Y-%m') }}",  # day D's month: published once D closes it
+        outlets=GOLD_ASSETS,
+    )
 
-        result = gold_for_day(day_of(data_interval_start), run_id=run_id)
-        if result is None:
-            raise AirflowSkipException("no gold change: the month is still open (no Asset event)")
-        return publish_events([result], outlet_events)
-
-    chain(wait_for_landing_file(), load_day(), publish_gold())
+    chain(wait_for_landing_file(), load_day(), publish_gold)
 
 
 retail_daily()

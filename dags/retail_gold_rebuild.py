@@ -4,17 +4,21 @@
 Same code path as `etl retail gold`. Leave year and month empty for every month whose
 silver input changed since it was last published; give a year for all its months, a
 year and a month for one. `reset` forgets the months' gold and rebuilds it from silver;
-`dry_run` only reports what would be processed (see the task log).
+`dry_run` only reports what would be processed (see the task logs).
 
-The gold Assets get an event only when gold changed, with the months, rows written and
-input fingerprints in its `extra`; a dry run, or a rebuild with nothing to do, ends with
-`rebuild` skipped and no event, so an Asset-scheduled consumer does not fire.
+`months` lists the months to publish; `rebuild` is one mapped `GoldUpsertOperator` per
+month, each its own unit of work. The gold Assets get an event only from a month whose gold
+changed, with the month, rows written and input fingerprint in its `extra`; a dry run, or a
+month with nothing to do, ends skipped with no event, so an Asset-scheduled consumer does not
+fire.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
+from etl.operators import GoldUpsertOperator
+from etl.retail import RETAIL_GOLD_ARGS
 from etl.retail.assets import GOLD_ASSETS
 
 
@@ -48,17 +52,23 @@ def retail_gold_rebuild() -> None:
 
         return init_schema()
 
-    @task(outlets=GOLD_ASSETS)
-    def rebuild(params=None, run_id=None, outlet_events=None) -> dict:
-        from etl.retail.assets import publish_events
-        from etl.retail.gold import rebuild_gold
+    @task
+    def months(params=None) -> list[str]:
+        from etl.retail.gold import months_to_publish
 
-        results = rebuild_gold(
-            params["year"], params["month"], run_id=run_id, reset=params["reset"], dry_run=params["dry_run"]
-        )
-        return publish_events(results, outlet_events, dry_run=params["dry_run"])
+        chosen = months_to_publish(params["year"], params["month"], reset=params["reset"])
+        return [f"{year:04d}-{month:02d}" for year, month in chosen]
 
-    ensure_schema() >> rebuild()
+    chosen = months()
+    rebuild = GoldUpsertOperator.partial(
+        task_id="rebuild",
+        **RETAIL_GOLD_ARGS,
+        dry_run="{{ params.dry_run }}",
+        reset="{{ params.reset }}",
+        only_complete=False,  # on demand: open months too
+        outlets=GOLD_ASSETS,
+    ).expand(unit=chosen)
+    ensure_schema() >> chosen >> rebuild
 
 
 retail_gold_rebuild()

@@ -16,11 +16,14 @@ T = TypeVar("T")
 
 
 def task_defaults(**overrides: object) -> dict:
-    """The bundle's default_args: an owner, and retries with exponential backoff."""
+    """The bundle's default_args: an owner, retries with exponential backoff, and structured logs
+    bound to the task (its ids in every record of ``ops.pipeline_logs``, for links to its log)."""
     from etl.config import settings
+    from etl.ops.context import bind_task
 
     return {
         "owner": "data-platform",
+        "on_execute_callback": bind_task,
         "retries": settings().task_retries,
         "retry_delay": dt.timedelta(seconds=60),
         "retry_exponential_backoff": 2.0,

@@ -154,7 +154,7 @@ def run_rebuild(api: AirflowApi, conf: dict) -> tuple[str, dict[str, str]]:
         return state if state in {"success", "failed"} else None
 
     state = wait_for(finished, 180, f"rebuild {conf}")
-    tasks = {ti["task_id"]: ti["state"] for ti in api.task_instances("retail_gold_rebuild", run_id)}
+    tasks = {ti["task_id"]: ti["state"] for ti in api.task_instances("retail_gold_rebuild", run_id)}  # one month
     return state, tasks
 
 
@@ -163,7 +163,7 @@ def test_gold_assets_get_an_event_only_when_gold_changed_with_what_changed(stack
     wait_for(lambda: all(r["state"] == "success" for r in api.dag_runs("retail_daily")), 420, "catch-up done")
     daily = asset_events(api, "retail_daily")  # January closes on the 31st: one event per gold table
     assert sorted(e["name"] for e in daily) == sorted(GOLD_ASSETS)
-    assert {m["month"] for e in daily for m in e["extra"]["months"]} == {"2011-01"}
+    assert {e["extra"]["month"] for e in daily} == {"2011-01"}
     api.set_paused("retail_gold_rebuild", False)
 
     state, tasks = run_rebuild(api, {"dry_run": True})
@@ -175,11 +175,11 @@ def test_gold_assets_get_an_event_only_when_gold_changed_with_what_changed(stack
     events = asset_events(api, "retail_gold_rebuild")
     assert len(events) == 3
     for event in events:
-        (month,) = event["extra"]["months"]
-        assert month["month"] == "2011-02"
-        assert month["rows_written"] > 0
-        assert len(month["fingerprint"]) >= 16
-        assert event["extra"]["rows_written"] == month["rows_written"]
+        extra = event["extra"]
+        assert (extra["month"], extra["unit"]) == ("2011-02", "2011-02")
+        assert extra["rows_written"] > 0
+        assert extra["input_rows"] > 0
+        assert len(extra["fingerprint"]) == 32  # md5 of the month's silver input
 
     state, tasks = run_rebuild(api, {})  # nothing changed since
     assert (state, tasks["rebuild"]) == ("success", "skipped")

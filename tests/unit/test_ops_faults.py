@@ -189,7 +189,7 @@ def stages(conn: psycopg.Connection, key: str) -> list[tuple]:
 
 @pytest.mark.parametrize(
     ("failpoint", "day", "key"),
-    [("retail.day.written:3", "2011-01-26", "2011-01-26"), ("retail.gold.written:1", "2011-01-31", "2011-01")],
+    [("retail.day.written:3", "2011-01-26", "2011-01-26"), ("gold.unit.written:1", "2011-01-31", "2011-01")],
     ids=["inside a day", "inside gold"],
 )
 def test_the_next_holder_of_a_unit_closes_the_rows_a_killed_run_left_running(

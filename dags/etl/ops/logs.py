@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from etl.config import settings
+from etl.ops.context import current_task
 
 ROOT_LOGGER = "etl"
 MASK = "***"
@@ -103,6 +104,8 @@ class PipelineLogger(logging.LoggerAdapter):
             "stage": self.stage,
             "metadata": redact_value(metadata or {}),
         }
+        if task := current_task():
+            doc["airflow"] = task
         kwargs.setdefault("stacklevel", 2)
         kwargs["extra"] = {"etl_record": doc}
         self.logger.log(level, "%s", readable(doc), **kwargs)
@@ -157,9 +160,11 @@ class PipelineLogSink(logging.Handler):
         if len(self.buffer) >= MAX_BUFFERED:
             self.buffer.pop(0)
             self.dropped += 1
+        task = doc.get("airflow") or {}
         self.buffer.append(
             {
                 **doc,
+                **{key: task.get(key) for key in ("dag_id", "task_id", "map_index", "try_number")},
                 "logger": record.name,
                 "module": record.module,
                 "function": record.funcName,

@@ -30,6 +30,7 @@ SCHEMA_SCRIPTS = (
     "sync/create_sync_functions",
     "sync/create_sync_views",
     "files/create_files_schema",
+    "maintenance/create_maintenance_schema",
 )
 LOCK = "etl:init_schema"
 

@@ -2,3 +2,17 @@
 
 PIPELINE = "retail"
 HEADER = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
+
+# GoldUpsertOperator's arguments (plain values: a mapped operator's are serialized with the DAG)
+RETAIL_GOLD_ARGS: dict = {
+    "pipeline": PIPELINE,
+    "kind": "month",
+    "fingerprint_sql": "retail/select_month_fingerprint",
+    "tables": [
+        "retail/upsert_gold_sales_monthly",
+        "retail/upsert_gold_product_performance",
+        "retail/upsert_gold_country_sales",
+    ],
+    "reset_sql": "retail/delete_gold_month",
+    "lock": "retail:month:{unit}",  # day loads hold it shared
+}

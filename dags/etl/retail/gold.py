@@ -1,117 +1,54 @@
-"""Gold for one month: three marts and the ops.processed_months row in ONE transaction.
+"""Retail gold: three marts per month and the ops.processed_months row, as one gold unit.
 
-A month is recomputed only when the fingerprint of its silver input differs from the one
-recorded when it was last published: an unchanged month is skipped and writes nothing.
+The unit is ``etl.gold.publish`` with the retail SQL files (``RETAIL_GOLD``): a month is recomputed only
+when the fingerprint of its silver input (built from the per-day fingerprints, ~30 rows to
+read) differs from the one recorded when it was last published; an unchanged month writes
+nothing. The month's lock is the one day loads take shared, so gold never reads a half-written
+month. ``GoldUpsertOperator`` in ``retail_daily`` and ``retail_gold_rebuild`` publishes with
+this spec; so do ``etl retail run`` and ``etl retail gold``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import psycopg
-
-from etl import db, failpoints
-from etl.ops.logs import PipelineLogger, redact
-from etl.ops.runs import record_run
-from etl.ops.units import unit_of_work
-from etl.retail import PIPELINE
+from etl import db
+from etl.gold.publish import publish_unit
+from etl.gold.spec import GoldSpec, UnitResult
+from etl.ops.logs import PipelineLogger
+from etl.ops.runs import pipeline_run
+from etl.retail import PIPELINE, RETAIL_GOLD_ARGS
 from etl.retry import retrying
 
-GOLD_STEPS = (
-    "retail/upsert_gold_sales_monthly",
-    "retail/upsert_gold_product_performance",
-    "retail/upsert_gold_country_sales",
-)
+RETAIL_GOLD = GoldSpec(**RETAIL_GOLD_ARGS)
 
 
-@dataclass(frozen=True)
-class MonthResult:
-    month_key: str
-    action: str  # computed | unchanged | empty | would compute | would skip
-    input_rows: int = 0
-    rows_written: int = 0
-    fingerprint: str | None = None  # of the silver input the month was computed from
+class MonthResult(UnitResult):
+    """A gold unit's result, named by its month."""
 
     @property
-    def changed(self) -> bool:
-        """True when this call wrote gold (only then is an Asset event due)."""
-        return self.action == "computed"
+    def month_key(self) -> str:
+        return self.unit
 
 
-def _bounds(year: int, month: int) -> dict:
-    start = dt.date(year, month, 1)
-    end = dt.date(year + month // 12, month % 12 + 1, 1)
-    return {
-        "month_key": f"{year:04d}-{month:02d}",
-        "year": year,
-        "month": month,
-        "month_start": start,
-        "month_end": end,
-    }
+def month_key(day: dt.date) -> str:
+    return f"{day:%Y-%m}"
 
 
-def publish_month(year: int, month: int, *, run_id: str, reset: bool = False, dry_run: bool = False) -> MonthResult:
+def closes_month(day: dt.date) -> bool:
+    """True when ``day`` is the last day of its month: processing it completes the month."""
+    return (day + dt.timedelta(days=1)).month != day.month
+
+
+def publish_month(
+    year: int, month: int, *, run_id: str, reset: bool = False, dry_run: bool = False, complete: bool = True
+) -> MonthResult:
     """Recompute gold for a month if its silver input changed (or ``reset``), retried on transient errors."""
-    log = PipelineLogger(PIPELINE, run_id, stage="gold")
-    params = _bounds(year, month)
-    try:
-        result = retrying(log=log, what=f"gold {params['month_key']}")(
-            _publish_once, params, run_id=run_id, reset=reset, dry_run=dry_run, log=log
-        )
-    except Exception as exc:
-        _mark_failed(params, exc, log=log)
-        raise
-    log.info(
-        "gold %s: %s (%d input rows, %d rows written)",
-        result.month_key,
-        result.action,
-        result.input_rows,
-        result.rows_written,
-        metadata={"month": result.month_key, "action": result.action, "rows_written": result.rows_written},
+    result = publish_unit(
+        RETAIL_GOLD, f"{year:04d}-{month:02d}", run_id=run_id, reset=reset, dry_run=dry_run, complete=complete
     )
-    return result
-
-
-def _publish_once(params: dict, *, run_id: str, reset: bool, dry_run: bool, log: PipelineLogger) -> MonthResult:
-    month_key = params["month_key"]
-    lock = f"retail:month:{month_key}"
-    with unit_of_work(PIPELINE, run_id, month_key, log=log, lock=lock) as unit:
-        conn = unit.conn
-        fingerprint, input_rows, _days = db.run_sql(conn, "retail/select_month_fingerprint", params).fetchone()
-        processed = db.run_sql(conn, "retail/select_processed_month", params).fetchone()
-        if not input_rows and not reset and processed is None:  # a published month emptied must lose its gold
-            return MonthResult(month_key, "empty")
-        current = processed is not None and processed[0] == "completed" and processed[1] == fingerprint
-        if dry_run:
-            return MonthResult(month_key, "would skip" if current and not reset else "would compute", input_rows)
-        if current and not reset:
-            return MonthResult(month_key, "unchanged", input_rows)
-        with unit.stage("gold") as cp:
-            written = db.run_sql(conn, "retail/delete_gold_month", params).fetchone()[0] if reset else 0
-            for step in GOLD_STEPS:
-                written += db.run_sql(conn, step, {**params, "fingerprint": fingerprint or ""}).fetchone()[0]
-            db.run_sql(
-                conn,
-                "retail/upsert_processed_month",
-                {**params, "fingerprint": fingerprint or "", "input_rows": input_rows, "rows_written": written},
-            )
-            cp.value = fingerprint
-            cp.metadata.update(input_rows=input_rows, rows_written=written, reset=reset)
-            failpoints.reach("retail.gold.written")  # the crash tests: the month written, not committed
-    return MonthResult(month_key, "computed", input_rows, written, fingerprint)
-
-
-def _mark_failed(params: dict, exc: BaseException, *, log: PipelineLogger) -> None:
-    def write() -> None:
-        with db.transaction(application_name="etl retail gold") as conn:
-            db.run_sql(conn, "retail/fail_processed_month", {**params, "error": redact(str(exc))[:4000]})
-
-    try:
-        retrying(log=log, what=f"ledger of gold {params['month_key']}", attempts=3)(write)
-    except psycopg.Error:  # the original error matters more than the ledger row
-        log.warning("could not record the failure of gold %s in ops.processed_months", params["month_key"])
+    return MonthResult(**result.as_dict())
 
 
 def months_to_publish(
@@ -129,8 +66,8 @@ def months_to_publish(
 
     rows = retrying(what="months to publish")(read)
     selected = []
-    for month_key, _rows, _status, is_current in rows:
-        y, m = (int(part) for part in month_key.split("-"))
+    for key, _rows, _status, is_current in rows:
+        y, m = (int(part) for part in key.split("-"))
         if year is not None and y != year:
             continue
         if reset or year is not None or not is_current:
@@ -147,7 +84,7 @@ def rebuild_gold(
     dry_run: bool = False,
     on_month: Callable[[MonthResult], None] | None = None,
 ) -> list[MonthResult]:
-    """The manual rebuild (DAG ``retail_gold_rebuild`` and ``etl retail gold``): one code path.
+    """The manual rebuild (``etl retail gold``; the DAG maps the operator over ``months_to_publish``).
 
     ``on_month`` hears of each month as soon as it is done (progress, what was committed).
     """
@@ -162,30 +99,11 @@ def rebuild_gold(
 def gold_for_day(day: dt.date, *, run_id: str) -> MonthResult | None:
     """After day D: publish D's month if D closes it or the month was published before.
 
-    Closes the day's run in ops.pipeline_runs either way.
+    None while the month is open and was never published. Closes the day's run in
+    ops.pipeline_runs (unless an enclosing ``pipeline_run`` does).
     """
     log = PipelineLogger(PIPELINE, run_id, stage="gold")
-    closes_month = (day + dt.timedelta(days=1)).month != day.month
-    result = None
-    if closes_month or retrying(log=log, what=f"ledger of gold {day:%Y-%m}")(_was_published, day):
-        result = publish_month(day.year, day.month, run_id=run_id)
-
-    def close_run() -> None:
-        with db.transaction(application_name="etl retail runs") as conn:
-            record_run(
-                conn,
-                PIPELINE,
-                run_id,
-                status="success",
-                metadata={"gold": result.action if result else "month open", "month": f"{day:%Y-%m}"},
-            )
-
-    retrying(log=log, what=f"ledger of run {run_id}")(close_run)
-    return result
-
-
-def _was_published(day: dt.date) -> bool:
-    """True once the month has been published (a later failed attempt keeps its fingerprint)."""
-    with db.transaction(application_name="etl retail gold") as conn:
-        row = db.run_sql(conn, "retail/select_processed_month", _bounds(day.year, day.month)).fetchone()
-    return row is not None and row[1] is not None
+    with pipeline_run(PIPELINE, run_id, log=log, metadata={"month": month_key(day)}) as ledger:
+        result = publish_month(day.year, day.month, run_id=run_id, complete=closes_month(day))
+        ledger.metadata["gold"] = "month open" if result.action == "open" else result.action
+    return None if result.action == "open" else result

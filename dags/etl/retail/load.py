@@ -20,7 +20,7 @@ from etl import db, failpoints
 from etl.config import settings
 from etl.errors import BadInputError
 from etl.ops.logs import PipelineLogger
-from etl.ops.runs import record_run
+from etl.ops.runs import pipeline_run, record_run
 from etl.ops.units import unit_of_work
 from etl.retail import HEADER, PIPELINE
 from etl.retail.landing import LandingFile, inspect_file, landing_path
@@ -136,18 +136,15 @@ def load_day(
     landing_dir = Path(landing_dir or cfg.retail_landing_dir)
     threshold = cfg.retail_reject_threshold if threshold is None else threshold
     log = PipelineLogger(PIPELINE, run_id, stage="day")
-    try:
-        landing = inspect_file(landing_path(landing_dir, day))
-        result = retrying(log=log, what=f"day {day}")(
-            _load_day_once, day, landing, run_id=run_id, threshold=threshold, log=log
-        )
-    except RejectRateExceededError as exc:
-        _record_failed_rejects(day, landing.path.name, exc.rejects, run_id=run_id, log=log)
-        _record_failure(run_id, day, exc, log=log)
-        raise
-    except Exception as exc:
-        _record_failure(run_id, day, exc, log=log)
-        raise
+    with pipeline_run(PIPELINE, run_id, log=log, closes=False, metadata={"day": day.isoformat()}):
+        try:
+            landing = inspect_file(landing_path(landing_dir, day))
+            result = retrying(log=log, what=f"day {day}")(
+                _load_day_once, day, landing, run_id=run_id, threshold=threshold, log=log
+            )
+        except RejectRateExceededError as exc:
+            _record_failed_rejects(day, landing.path.name, exc.rejects, run_id=run_id, log=log)
+            raise
     log.info(
         "day %s loaded: %d rows, %d accepted, %d rejected%s",
         day,
@@ -166,9 +163,6 @@ def _load_day_once(
     with unit_of_work(PIPELINE, run_id, day.isoformat(), log=log, lock=day_lock(day)) as unit:
         conn = unit.conn
         db.advisory_lock(conn, month_lock(day), shared=True)
-        # committed at once, like the stages' start rows: a process lost from here on leaves a
-        # visible "running" run, which the next holder of the day's lock closes as lost
-        record_run(unit.side, PIPELINE, run_id, status="running", metadata={"day": day.isoformat()})
 
         with unit.stage("bronze") as cp:
             rows, skipped = load_bronze(conn, day, landing, run_id=run_id)
@@ -238,14 +232,3 @@ def _record_failed_rejects(
         retrying(log=log, what=f"rejects of day {day}", attempts=3)(write)
     except psycopg.Error:
         log.warning("could not keep the %d rejects of day %s in ops.rejected_rows", len(rejects), day)
-
-
-def _record_failure(run_id: str, day: dt.date, exc: BaseException, *, log: PipelineLogger) -> None:
-    def write() -> None:
-        with db.transaction(application_name="etl retail runs") as conn:
-            record_run(conn, PIPELINE, run_id, status="failed", error=str(exc), metadata={"day": day.isoformat()})
-
-    try:
-        retrying(log=log, what=f"ledger of day {day}", attempts=3)(write)
-    except psycopg.Error:
-        log.warning("could not record the failure of day %s in ops.pipeline_runs", day)

@@ -15,8 +15,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from etl.operators import EtlOperator, truthy
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,13 +44,17 @@ def configured_entities(service: str, entities: list[str] | None) -> list[str]:
     return chosen
 
 
-class _SyncOperator(BaseOperator):
-    """Sync one entity of a service; subclasses name it and build the service's sync."""
+class _SyncOperator(EtlOperator):
+    """Sync one entity of a service; subclasses name it and build the service's sync.
+
+    Its ledger row in ``ops.pipeline_runs`` is the entity's: ``<run id>:<entity>``.
+    """
 
     ui_color = "#e8f4fd"
+    pipeline_name: str
 
     def __init__(self, *, full_refresh: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(pipeline=self.pipeline_name, **kwargs)
         self.full_refresh = full_refresh
 
     @property
@@ -59,12 +64,15 @@ class _SyncOperator(BaseOperator):
     def make_sync(self, run_id: str) -> ServiceSync:
         raise NotImplementedError
 
-    def execute(self, context: Context) -> dict:
+    def ledger_run_id(self, context: Context) -> str:
+        return f"{context['run_id']}:{self.entity}"
+
+    def run(self, context: Context) -> dict:
         return self._sync(context)
 
     def execute_complete(self, context: Context, event: Any = None) -> dict:
         """Back from the rate-limit wait: resume from the checkpoint."""
-        return self._sync(context)
+        return self._in_ledger(context, lambda: self._sync(context))
 
     def _sync(self, context: Context) -> dict:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -75,7 +83,7 @@ class _SyncOperator(BaseOperator):
         run_id = context["run_id"]
         try:
             result = sync_entity(
-                self.make_sync(run_id), self.entity, run_id=run_id, full_refresh=_truthy(self.full_refresh)
+                self.make_sync(run_id), self.entity, run_id=run_id, full_refresh=truthy(self.full_refresh)
             )
         except (ApiRequestError, ConfigurationError, CorruptPageError) as exc:  # retrying cannot help
             raise AirflowFailException(str(exc)) from exc
@@ -88,8 +96,15 @@ class _SyncOperator(BaseOperator):
 
 
 class GitHubSyncOperator(_SyncOperator):
-    """Sync one repository's pull requests (cursor-based; see etl.sync.github)."""
+    """Sync one repository's pull requests (cursor-based; see etl.sync.github).
 
+    :param repo: ``OWNER/NAME`` (templated).
+    :param full_refresh: reprocess everything, idempotently (templated).
+    :param github_conn_id: the Connection holding the token (templated).
+    :return: the entity's summary: outcome, pages, items, skipped, API cost, counts (XCom).
+    """
+
+    pipeline_name = "github_sync"
     template_fields: Sequence[str] = ("repo", "full_refresh", "github_conn_id")
 
     def __init__(
@@ -110,8 +125,15 @@ class GitHubSyncOperator(_SyncOperator):
 
 
 class JiraSyncOperator(_SyncOperator):
-    """Sync one project's issues (checkpoint-based; see etl.sync.jira)."""
+    """Sync one project's issues (checkpoint-based; see etl.sync.jira).
 
+    :param project: the project key (templated).
+    :param full_refresh: reprocess everything, idempotently (templated).
+    :param jira_conn_id: the Connection of the Jira site (templated).
+    :return: the entity's summary: outcome, pages, items, skipped, API cost, counts (XCom).
+    """
+
+    pipeline_name = "jira_sync"
     template_fields: Sequence[str] = ("project", "full_refresh", "jira_conn_id")
 
     def __init__(
@@ -129,8 +151,3 @@ class JiraSyncOperator(_SyncOperator):
         from etl.sync.jira import JiraSync
 
         return JiraSync(run_id=run_id, conn_id=self.jira_conn_id)
-
-
-def _truthy(value: object) -> bool:
-    """A templated flag: native True/False, or the text a non-native template renders."""
-    return value is True or str(value).strip().lower() in {"true", "1", "yes"}

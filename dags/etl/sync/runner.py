@@ -31,7 +31,7 @@ import psycopg
 from etl import db
 from etl.config import settings
 from etl.ops.logs import PipelineLogger, flush_logs, redact
-from etl.ops.runs import record_run
+from etl.ops.runs import RunLedger, pipeline_run
 from etl.sync.errors import ApiRequestError, CorruptPageError, JobPausedError, RateLimitWait, RecordError
 from etl.sync.jobs import PHASES, EntityResult, EntityRun, utcnow
 
@@ -324,48 +324,44 @@ def sync_entity(sync: ServiceSync, entity: str, *, run_id: str, full_refresh: bo
         if why_not is not None:
             outcome = {"finished": "skipped", "paused": "paused", "waiting": "waiting"}[why_not]
             return run.result(outcome, f"{entity}: {why_not}")
-        _ledger(sync, ledger_id, run, "running")
-        try:
-            while run.job.phase is not None:
-                getattr(sync, run.job.phase)(run)
-            run.finish()
-        except RateLimitWait as exc:
-            run.wait(exc.until, str(exc))
-            sync.report(run, f"waiting until {exc.until:%H:%M:%S} UTC: {exc}")
-            return run.result("waiting")
-        except JobPausedError as exc:
-            sync.report(run, str(exc))
-            return run.result("paused")
-        except (CorruptPageError, ApiRequestError) as exc:
-            run.fail(exc, attention=True)
-            _ledger(sync, ledger_id, run, "failed", error=str(exc))
-            raise
-        except Exception as exc:
-            run.fail(exc, attention=False)
-            _ledger(sync, ledger_id, run, "failed", error=str(exc))
-            raise
-        finally:
-            flush_logs()
-        _ledger(sync, ledger_id, run, "success")
+        with pipeline_run(sync.pipeline, ledger_id, log=sync.log, closes=False, metadata={"entity": entity}) as ledger:
+            ledger.update(**_counts(run))
+            try:
+                while run.job.phase is not None:
+                    getattr(sync, run.job.phase)(run)
+                run.finish()
+            except RateLimitWait as exc:
+                run.wait(exc.until, str(exc))
+                sync.report(run, f"waiting until {exc.until:%H:%M:%S} UTC: {exc}")
+                return run.result("waiting")  # the run stays "running" until the pass goes on
+            except JobPausedError as exc:
+                sync.report(run, str(exc))
+                return run.result("paused")
+            except (CorruptPageError, ApiRequestError) as exc:
+                run.fail(exc, attention=True)
+                _close(ledger, run, "failed", error=str(exc))
+                raise
+            except Exception as exc:
+                run.fail(exc, attention=False)
+                _close(ledger, run, "failed", error=str(exc))
+                raise
+            finally:
+                flush_logs()
+            _close(ledger, run, "success")
         sync.report(run, f"{run.job.status_reason} in {time.monotonic() - started:.1f} s")
         return run.result("finished")
 
 
-def _ledger(sync: ServiceSync, ledger_id: str, run: EntityRun, status: str, error: str | None = None) -> None:
-    """The entity's row in ops.pipeline_runs (records in = fetched, rejected = skipped)."""
+def _counts(run: EntityRun) -> dict:
+    """The entity's figures for ops.pipeline_runs (records in = fetched, rejected = skipped)."""
     job = run.job
-    with run.conn.transaction():
-        record_run(
-            run.conn,
-            sync.pipeline,
-            ledger_id,
-            status=status,
-            records_in=job.items + job.skipped,
-            records_out=job.items,
-            records_rejected=job.skipped,
-            error=redact(error) if error else None,
-            metadata={"entity": run.entity, "mode": job.mode, "pages": job.pages, "api_cost": job.api_cost},
-        )
+    return {"records_in": job.items + job.skipped, "records_out": job.items, "records_rejected": job.skipped}
+
+
+def _close(ledger: RunLedger, run: EntityRun, status: str, error: str | None = None) -> None:
+    job = run.job
+    ledger.metadata.update(mode=job.mode, pages=job.pages, api_cost=job.api_cost)
+    ledger.finish(status, error=redact(error) if error else None, **_counts(run))
 
 
 def sync_queue(

@@ -101,3 +101,27 @@ create table if not exists ops.rejected_rows (
 );
 
 create index if not exists rejected_rows_unit_idx on ops.rejected_rows (pipeline_name, unit_key);
+
+-- One row per unit other than a month (a day, a week, any key) a pipeline has published,
+-- with the fingerprint of its input; months keep ops.processed_months.
+create table if not exists ops.processed_units (
+    id bigint generated always as identity primary key,
+    pipeline_name text not null,
+    unit_key text not null,
+    unit_kind text not null,
+    status text not null check (status in ('in_progress', 'completed', 'failed')),
+    input_fingerprint text,
+    input_rows bigint,
+    rows_written bigint,
+    error text,
+    processed_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    unique (pipeline_name, unit_key)
+);
+
+-- Where a log record came from in Airflow, for links to the task log.
+alter table ops.pipeline_logs
+add column if not exists dag_id text,
+add column if not exists task_id text,
+add column if not exists map_index integer,
+add column if not exists try_number integer;

@@ -1,6 +1,6 @@
 -- A month whose gold could not be published keeps its last good fingerprint, flagged failed.
 insert into ops.processed_months as p (pipeline_name, month_key, year, month, status, error)
-values ('retail', %(month_key)s, %(year)s, %(month)s, 'failed', %(error)s)
+values (%(pipeline_name)s, %(unit_key)s, %(year)s, %(month)s, 'failed', %(error)s)
 on conflict (pipeline_name, month_key) do update
     set
         status = 'failed',

@@ -1,0 +1,293 @@
+"""The public operators, against a real PostgreSQL: EtlOperator's ledger and logs, GoldUpsertOperator's units.
+
+A user's operator subclassing EtlOperator gets the bundle's JSON logs bound to its task and
+its run's row in ops.pipeline_runs; the ops tables being unreachable never fails it. A gold
+model (one SELECT) is published as a unit: computed once, then 0 rows while its input is
+unchanged, only the changed rows when it changes, vanished keys deleted, no Asset event
+unless something was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+from collections import defaultdict
+from pathlib import Path
+
+import psycopg
+import pytest
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowSkipException
+from conftest import table_fingerprint
+
+from etl.gold.publish import publish_unit
+from etl.gold.spec import GoldSpec
+from etl.operators import EtlOperator, GoldUpsertOperator
+
+MODEL = """
+select
+    region,
+    %(unit_key)s::text as batch,
+    sum(amount)::numeric(12, 2) as total,
+    count(*)::bigint as orders
+from public.op_orders
+where batch = %(unit_key)s
+group by region
+"""
+
+
+def context(run_id: str, *, map_index: int = -1, interval_end: dt.datetime | None = None) -> dict:
+    """What the task runner hands an operator (the parts ours read)."""
+    return {
+        "run_id": run_id,
+        "ti": types.SimpleNamespace(map_index=map_index, try_number=1),
+        "data_interval_end": interval_end,
+        "outlet_events": defaultdict(lambda: types.SimpleNamespace(extra={})),
+    }
+
+
+def ledger(conn: psycopg.Connection, pipeline: str) -> list[tuple]:
+    return conn.execute(
+        "select run_id, status, error, records_in, records_out from ops.pipeline_runs"
+        " where pipeline_name = %s order by run_id",
+        (pipeline,),
+    ).fetchall()
+
+
+class CountRows(EtlOperator):
+    """A user's operator: counts a table inside a unit of work, with a checkpoint."""
+
+    def __init__(self, *, table: str, fail: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.fail = fail
+
+    def run(self, context) -> dict:
+        log = self.ops_log(context)
+        with self.unit_of_work(context, "count") as unit, unit.stage("count") as cp:
+            n = unit.conn.execute(f"select count(*) from {self.table}").fetchone()[0]
+            cp.metadata["rows"] = n
+        log.info("counted %d rows with token=abc123secret", n, metadata={"rows": n})
+        if self.fail:
+            raise RuntimeError("password=hunter2 was refused")
+        self.ledger.update(records_in=n, records_out=n)
+        return {"rows": n}
+
+
+def test_a_users_operator_gets_the_ledger_row_and_logs_bound_to_its_task(conn: psycopg.Connection) -> None:
+    conn.execute("delete from ops.pipeline_runs where pipeline_name = 'user_pipeline'")
+    task = CountRows(task_id="count_orders", pipeline="user_pipeline", table="ops.schema_migrations")
+
+    assert task.execute(context("manual__u1")) == {
+        "rows": conn.execute("select count(*) from ops.schema_migrations").fetchone()[0]
+    }
+
+    ((run_id, status, error, records_in, _),) = ledger(conn, "user_pipeline")
+    assert (run_id, status, error) == ("manual__u1", "success", None)
+    assert records_in > 0
+    logs = conn.execute(
+        "select message, stage, dag_id, task_id, run_id, map_index from ops.pipeline_logs"
+        " where pipeline_name = 'user_pipeline' order by id"
+    ).fetchall()
+    assert ("count count started", "count", "adhoc_airflow", "count_orders", "manual__u1", -1) in logs
+    counted = [row for row in logs if row[0].startswith("counted")]
+    assert counted[0][0] == f"counted {records_in} rows with token=***"  # masked
+    checkpoint = conn.execute(
+        "select status, metadata from ops.pipeline_checkpoint where pipeline_name = 'user_pipeline'"
+    ).fetchone()
+    assert checkpoint == ("completed", {"rows": records_in})
+
+
+def test_a_failing_operator_leaves_a_failed_row_with_the_error_masked(conn: psycopg.Connection) -> None:
+    conn.execute("delete from ops.pipeline_runs where pipeline_name = 'user_pipeline'")
+    task = CountRows(task_id="count_orders", pipeline="user_pipeline", table="ops.schema_migrations", fail=True)
+    with pytest.raises(RuntimeError):
+        task.execute(context("manual__u2"))
+    ((_, status, error, *_),) = ledger(conn, "user_pipeline")
+    assert (status, error) == ("failed", "password=*** was refused")
+
+
+def test_an_unreachable_ledger_never_fails_the_task(
+    conn: psycopg.Connection, fast_retry: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = CountRows(task_id="count_orders", pipeline="user_unreachable", table="ops.schema_migrations")
+    conn.execute("alter table ops.pipeline_runs rename to pipeline_runs_away")
+    try:
+        assert task.execute(context("manual__u3"))["rows"] > 0
+        assert task.execute(context("manual__u4"))["rows"] > 0
+    finally:
+        conn.execute("alter table ops.pipeline_runs_away rename to pipeline_runs")
+    warned = conn.execute(
+        "select count(*) from ops.pipeline_logs where pipeline_name = 'user_unreachable'"
+        " and message like 'ops.pipeline_runs is unreachable%%'"
+    ).fetchone()[0]
+    assert warned == 1  # said once, not at every write
+
+
+# --- gold models -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orders(conn: psycopg.Connection, tmp_path: Path) -> GoldSpec:
+    conn.execute("drop table if exists public.op_orders, gold.op_region_totals")
+    conn.execute("delete from ops.processed_units where pipeline_name = 'op_gold'")
+    conn.execute("create table public.op_orders (id serial, batch text, region text, amount numeric(12, 2))")
+    conn.execute(
+        "insert into public.op_orders (batch, region, amount) values"
+        " ('b1', 'north', 10), ('b1', 'north', 5), ('b1', 'south', 7), ('b2', 'north', 1), ('b2', 'east', 2)"
+    )
+    (tmp_path / "region_totals.sql").write_text(MODEL)
+    return GoldSpec(
+        pipeline="op_gold",
+        kind="key",
+        model_sql="region_totals",
+        target="gold.op_region_totals",
+        key=("batch", "region"),
+        unit_column="batch",
+        sql_dir=tmp_path,
+    )
+
+
+def totals(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute("select batch, region, total, orders from gold.op_region_totals order by 1, 2").fetchall()
+
+
+def test_a_model_is_computed_once_then_writes_nothing_while_its_input_is_unchanged(
+    conn: psycopg.Connection, orders: GoldSpec
+) -> None:
+    first = publish_unit(orders, "b1", run_id="op1")
+    assert (first.action, first.rows_written, first.input_rows) == ("computed", 2, 2)
+    assert publish_unit(orders, "b2", run_id="op1").rows_written == 2
+    assert totals(conn) == [
+        ("b1", "north", 15, 2),
+        ("b1", "south", 7, 1),
+        ("b2", "east", 2, 1),
+        ("b2", "north", 1, 1),
+    ]
+    before = table_fingerprint(conn, "gold.op_region_totals")
+
+    again = publish_unit(orders, "b1", run_id="op2")
+
+    assert (again.action, again.rows_written) == ("unchanged", 0)
+    assert table_fingerprint(conn, "gold.op_region_totals") == before  # xmin too: nothing rewritten
+    ledger_row = conn.execute(
+        "select unit_kind, status, rows_written from ops.processed_units where pipeline_name = 'op_gold'"
+        " and unit_key = 'b1'"
+    ).fetchone()
+    assert ledger_row == ("key", "completed", 2)
+
+
+def test_a_changed_input_rewrites_only_its_changed_rows_and_deletes_vanished_keys(
+    conn: psycopg.Connection, orders: GoldSpec
+) -> None:
+    publish_unit(orders, "b1", run_id="op1")
+    publish_unit(orders, "b2", run_id="op1")
+    b2_versions = conn.execute("select xmin::text from gold.op_region_totals where batch = 'b2'").fetchall()
+    south = conn.execute("select xmin::text from gold.op_region_totals where region = 'south'").fetchone()
+    conn.execute("update public.op_orders set amount = 20 where batch = 'b1' and region = 'north' and amount = 10")
+    conn.execute("insert into public.op_orders (batch, region, amount) values ('b1', 'west', 3)")
+
+    changed = publish_unit(orders, "b1", run_id="op3")
+
+    assert (changed.action, changed.rows_written) == ("computed", 2)  # north updated, west inserted
+    assert conn.execute("select xmin::text from gold.op_region_totals where region = 'south'").fetchone() == south
+    assert conn.execute("select xmin::text from gold.op_region_totals where batch = 'b2'").fetchall() == b2_versions
+
+    conn.execute("delete from public.op_orders where batch = 'b1' and region = 'west'")
+    gone = publish_unit(orders, "b1", run_id="op4")
+    assert (gone.action, gone.rows_written) == ("computed", 1)
+    assert [r[1] for r in totals(conn) if r[0] == "b1"] == ["north", "south"]
+
+
+def test_dry_run_and_reset(conn: psycopg.Connection, orders: GoldSpec) -> None:
+    assert publish_unit(orders, "b1", run_id="op1", dry_run=True).action == "would compute"
+    assert conn.execute("select to_regclass('gold.op_region_totals')").fetchone()[0] is None  # nothing created
+    publish_unit(orders, "b1", run_id="op1")
+    assert publish_unit(orders, "b1", run_id="op2", dry_run=True).action == "would skip"
+    reset = publish_unit(orders, "b1", run_id="op3", reset=True)
+    assert (reset.action, reset.rows_written) == ("computed", 4)  # 2 deleted, 2 inserted
+    assert totals(conn) == [("b1", "north", 15, 2), ("b1", "south", 7, 1)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"tables": ["a"], "model_sql": "b"}, "either table SQL files"),
+        ({}, "either table SQL files"),
+        ({"tables": ["a"]}, "need fingerprint_sql or input_sql"),
+        ({"model_sql": "m", "target": "no_schema", "key": ["k"], "unit_column": "k"}, "target 'schema.table'"),
+        ({"model_sql": "m", "target": "g.t", "key": ["k"], "unit_column": "u"}, "must be one of the key"),
+        ({"model_sql": "m", "target": 'g.t"; drop', "key": ["k"], "unit_column": "k"}, "plain names"),
+        ({"model_sql": "m", "target": "g.t", "key": ["k"], "unit_column": "k", "kind": "week"}, "kind must be"),
+    ],
+)
+def test_the_operator_refuses_a_unit_it_cannot_publish_when_the_dag_is_parsed(args: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        GoldUpsertOperator(task_id="publish", pipeline="p", **args)
+
+
+def test_the_operator_emits_an_event_with_what_changed_and_skips_when_nothing_did(
+    conn: psycopg.Connection, orders: GoldSpec
+) -> None:
+    asset = Asset(name="gold.op_region_totals")
+    task = GoldUpsertOperator(
+        task_id="publish",
+        pipeline="op_gold",
+        kind="key",
+        unit="b1",
+        model_sql="region_totals",
+        target="gold.op_region_totals",
+        key=["batch", "region"],
+        unit_column="batch",
+        sql_dir=str(orders.sql_dir),
+        outlets=[asset],
+    )
+    ctx = context("manual__g1")
+    result = task.execute(ctx)
+    assert (result["action"], result["rows_written"]) == ("computed", 2)
+    assert ctx["outlet_events"][asset].extra == {
+        "key": "b1",
+        "unit": "b1",
+        "rows_written": 2,
+        "input_rows": 2,
+        "fingerprint": result["fingerprint"],
+    }
+
+    again = context("manual__g2")
+    with pytest.raises(AirflowSkipException, match="no gold change: b1 unchanged"):
+        task.execute(again)
+    assert asset not in again["outlet_events"]  # no event
+    assert ledger(conn, "op_gold")[-1][:2] == ("manual__g2", "success")  # the run did what it had to
+
+    task.dry_run = "True"  # as a template renders it
+    with pytest.raises(AirflowSkipException, match="dry run"):
+        task.execute(context("manual__g3"))
+
+
+def test_a_month_is_first_published_once_the_run_reaches_its_end(conn: psycopg.Connection, tmp_path: Path) -> None:
+    conn.execute("drop table if exists public.op_days, gold.op_month_days")
+    conn.execute("delete from ops.processed_months where pipeline_name = 'op_months'")
+    conn.execute(
+        "create table public.op_days as"
+        " select d::date as day from generate_series('2011-01-01', '2011-01-31', interval '1 day') as d"
+    )
+    (tmp_path / "days.sql").write_text(
+        "select %(month_key)s::text as month_key, count(*)::bigint as days from public.op_days"
+        " where day >= %(month_start)s and day < %(month_end)s"
+    )
+    task = GoldUpsertOperator(
+        task_id="publish",
+        pipeline="op_months",
+        unit="2011-01",
+        model_sql="days",
+        target="gold.op_month_days",
+        key=["month_key"],
+        unit_column="month_key",
+        sql_dir=str(tmp_path),
+    )
+    with pytest.raises(AirflowSkipException, match="2011-01 open"):
+        task.execute(context("d30", interval_end=dt.datetime(2011, 1, 31, 2, tzinfo=dt.UTC)))  # day 30's run
+    assert task.execute(context("d31", interval_end=dt.datetime(2011, 2, 1, 2, tzinfo=dt.UTC)))["action"] == "computed"
+    assert conn.execute("select month_key, days from gold.op_month_days").fetchall() == [("2011-01", 31)]
+    row = conn.execute("select year, month, status from ops.processed_months where pipeline_name = 'op_months'")
+    assert row.fetchone() == (2011, 1, "completed")
