@@ -47,6 +47,8 @@ bench: setup  ## speed ratios against baselines in the same run; see docs/BENCHM
 	@if [ -f bench/bench_catchup.py ]; then $(BIN)/python bench/bench_catchup.py; fi
 	$(BIN)/python bench/bench_sync.py
 	$(BIN)/python bench/bench_files.py
+	$(BIN)/python bench/bench_concurrency.py
+	$(BIN)/python bench/bench_maintenance.py
 
 up: setup  ## the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (Ctrl-C stops it)
 	$(BIN)/python scripts/up.py

@@ -26,6 +26,7 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, PokeReturnValue, dag, task
 
+from etl.maintenance.alerts import files_deadline
 from etl.tasks import task_defaults
 
 
@@ -36,6 +37,7 @@ from etl.tasks import task_defaults
     max_active_runs=1,
     description="02:00 UTC: the night's fixed-width files, each loaded all or nothing, then one report",
     doc_md=__doc__,
+    deadline=files_deadline(),
     tags=["files", "nightly"],
     default_args=task_defaults(),
 )

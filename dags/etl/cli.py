@@ -175,6 +175,48 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from etl.maintenance.services import logger
+    from etl.maintenance.tasks import ensure_schema
+    from etl.maintenance.watchdog import watchdog
+
+    ensure_schema(logger("watchdog", None))
+    report = watchdog(
+        run_id=_cli_run_id("health"),
+        repair=args.repair,
+        airflow=False if args.no_airflow else None,
+        pipelines=tuple(args.pipeline) if args.pipeline else None,
+    )
+    print(json.dumps(report.as_dict(), default=str, indent=2))
+    if report.status in {"unhealthy", "error"}:
+        return EXIT_FAILED
+    return 0 if report.warehouse_available else EXIT_TRY_LATER
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from etl.maintenance import backup
+
+    if args.backup_command == "list":
+        found = backup.list_backups(Path(args.dir) if args.dir else None)
+        for b in found:
+            print(
+                f"{b['directory']}  {b['created_at'][:19]}  {','.join(b['schemas'])}  {b['tables']} tables"
+                f"  {b['rows']:,} rows  {b['size_bytes'] / 2**20:.1f} MB  PostgreSQL {b['server_version']}"
+            )
+        if not found:
+            print(f"no backup in {args.dir or settings().backup_dir}")
+        return 0
+    if args.backup_command == "verify":
+        problems = backup.verify_backup(Path(args.directory))
+        print("\n".join(problems) if problems else f"{args.directory}: verified")
+        return EXIT_FAILED if problems else 0
+    result = backup.restore_backup(Path(args.directory), args.into)
+    for table, rows in result.tables.items():
+        print(f"  {table:<44} {rows:>10,} rows")
+    print(f"restored {args.directory} into {result.target}: {len(result.tables)} tables, row counts as in the manifest")
+    return 0
+
+
 def _entities(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -354,6 +396,31 @@ def _add_files_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_files_status)
 
 
+def _add_maintenance_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "health",
+        help="the freshness watchdog as JSON: per pipeline status, last data, days behind (exit 1 when unhealthy)",
+    )
+    p.add_argument("--repair", action="store_true", help="trigger retail's catch-up as the etl_health DAG does")
+    p.add_argument("--pipeline", action="append", choices=["retail", "sync", "files"], help="repeatable; default all")
+    p.add_argument("--no-airflow", action="store_true", help="the warehouse only, no REST API call")
+    p.set_defaults(func=cmd_health)
+
+    backup = sub.add_parser("backup", help="backups of the critical schemas").add_subparsers(
+        dest="backup_command", required=True
+    )
+    p = backup.add_parser("list", help="complete backups, newest first")
+    p.add_argument("--dir", help="default: ETL_BACKUP_DIR")
+    p.set_defaults(func=cmd_backup)
+    p = backup.add_parser("verify", help="checksums and pg_restore --list of one backup")
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_backup)
+    p = backup.add_parser("restore", help="verify, then restore a backup into a database (a scratch one)")
+    p.add_argument("directory")
+    p.add_argument("--into", required=True, help="target database: postgresql://user@host:port/db")
+    p.set_defaults(func=cmd_backup)
+
+
 def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
     sync = sub.add_parser("sync", help="Jira and GitHub syncs").add_subparsers(dest="sync_command", required=True)
     for service, option, example in (("github", "--repos", "OWNER/NAME,..."), ("jira", "--projects", "KEY,...")):
@@ -438,8 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_retail_summary)
 
-    _add_sync_parser(sub)
-    _add_files_parser(sub)
+    for add_parsers in (_add_sync_parser, _add_files_parser, _add_maintenance_parsers):
+        add_parsers(sub)
 
     p = sub.add_parser(
         "backfill",

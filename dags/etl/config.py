@@ -69,6 +69,36 @@ class Settings:
     files_reject_threshold: float
     files_keep_snapshots: int
     files_wait_hours: float
+    # maintenance (health, cleanup, optimize, backup), the DuckDB mirror, the watchdog, alerts
+    redis_conn_id: str
+    redis_key_prefix: str  # every Redis key of this bundle starts with it
+    health_cache_ttl_seconds: int
+    health_required: tuple[str, ...]  # services whose failure makes the health check unhealthy
+    health_disk_percent_max: float
+    health_memory_percent_max: float
+    analytics_path: Path  # the DuckDB mirror of gold
+    analytics_schemas: tuple[str, ...]
+    retention_logs_days: float
+    retention_checkpoints_days: float  # superseded checkpoints only: the latest of each unit stays
+    retention_health_days: float
+    retention_rejects_days: float
+    retention_transitions_days: float
+    retention_archive_days: float
+    retention_redis_days: float
+    backup_dir: Path
+    backup_schemas: tuple[str, ...]
+    backup_keep: int
+    pg_bin_dir: Path | None  # pg_dump/pg_restore; default: the ones matching the server's version
+    optimize_lock_timeout_ms: int
+    optimize_index_bloat: float  # rebuild an index this many times larger than its estimate
+    optimize_index_min_mb: float
+    maintenance_retry_seconds: float  # a service down longer is reported, not waited for
+    watchdog_pipelines: tuple[str, ...]
+    watchdog_grace_hours: float  # after a day's run is due, before the day counts as behind
+    watchdog_sync_max_age_hours: float
+    alert_after_failures: int  # consecutive failed health checks before an alert
+    retail_deadline_hours: float  # Deadline Alert: hours after day D's data interval ends
+    files_deadline_hours: float  # Deadline Alert: hours after the 02:00 UTC run of the night
 
 
 JIRA_FIELDS = "summary,status,issuetype,priority,assignee,reporter,created,updated,resolutiondate,labels,project"
@@ -119,4 +149,33 @@ def settings() -> Settings:
         files_reject_threshold=float(_env("ETL_FILES_REJECT_THRESHOLD", "0.05")),
         files_keep_snapshots=int(_env("ETL_FILES_KEEP_SNAPSHOTS", "7")),
         files_wait_hours=float(_env("ETL_FILES_WAIT_HOURS", "4")),
+        redis_conn_id=_env("ETL_REDIS_CONN_ID", "redis_default"),
+        redis_key_prefix=_env("ETL_REDIS_KEY_PREFIX", "etl:"),
+        health_cache_ttl_seconds=int(_env("ETL_HEALTH_CACHE_TTL_SECONDS", "3600")),
+        health_required=_list("ETL_HEALTH_REQUIRED", "postgres,redis,duckdb"),
+        health_disk_percent_max=float(_env("ETL_HEALTH_DISK_PERCENT_MAX", "90")),
+        health_memory_percent_max=float(_env("ETL_HEALTH_MEMORY_PERCENT_MAX", "95")),
+        analytics_path=Path(_env("ETL_ANALYTICS_PATH", str(home / "analytics.duckdb"))),
+        analytics_schemas=_list("ETL_ANALYTICS_SCHEMAS", "gold"),
+        retention_logs_days=float(_env("ETL_RETENTION_LOGS_DAYS", "30")),
+        retention_checkpoints_days=float(_env("ETL_RETENTION_CHECKPOINTS_DAYS", "90")),
+        retention_health_days=float(_env("ETL_RETENTION_HEALTH_DAYS", "14")),
+        retention_rejects_days=float(_env("ETL_RETENTION_REJECTS_DAYS", "90")),
+        retention_transitions_days=float(_env("ETL_RETENTION_TRANSITIONS_DAYS", "90")),
+        retention_archive_days=float(_env("ETL_RETENTION_ARCHIVE_DAYS", "30")),
+        retention_redis_days=float(_env("ETL_RETENTION_REDIS_DAYS", "7")),
+        backup_dir=Path(_env("ETL_BACKUP_DIR", str(home / "backups"))),
+        backup_schemas=_list("ETL_BACKUP_SCHEMAS", "ops,gold"),
+        backup_keep=int(_env("ETL_BACKUP_KEEP", "7")),
+        pg_bin_dir=Path(_env("ETL_PG_BIN_DIR", "")) if _env("ETL_PG_BIN_DIR", "") else None,
+        optimize_lock_timeout_ms=int(_env("ETL_OPTIMIZE_LOCK_TIMEOUT_MS", "5000")),
+        optimize_index_bloat=float(_env("ETL_OPTIMIZE_INDEX_BLOAT", "2.0")),
+        optimize_index_min_mb=float(_env("ETL_OPTIMIZE_INDEX_MIN_MB", "8")),
+        maintenance_retry_seconds=float(_env("ETL_MAINTENANCE_RETRY_SECONDS", "30")),
+        watchdog_pipelines=_list("ETL_WATCHDOG_PIPELINES", "retail,sync,files"),
+        watchdog_grace_hours=float(_env("ETL_WATCHDOG_GRACE_HOURS", "8")),
+        watchdog_sync_max_age_hours=float(_env("ETL_WATCHDOG_SYNC_MAX_AGE_HOURS", "3")),
+        alert_after_failures=int(_env("ETL_ALERT_AFTER_FAILURES", "2")),
+        retail_deadline_hours=float(_env("ETL_RETAIL_DEADLINE_HOURS", "8")),
+        files_deadline_hours=float(_env("ETL_FILES_DEADLINE_HOURS", "6")),
     )

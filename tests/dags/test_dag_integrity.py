@@ -24,7 +24,17 @@ def dagbag() -> DagBag:
 
 def test_no_import_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"retail_daily", "retail_gold_rebuild", "engineering_sync", "files_nightly"}
+    assert set(dagbag.dag_ids) == {
+        "retail_daily",
+        "retail_gold_rebuild",
+        "engineering_sync",
+        "files_nightly",
+        "etl_maintenance_health",
+        "etl_maintenance_daily",
+        "etl_maintenance_weekly",
+        "etl_health",
+        "etl_analytics_mirror",
+    }
 
 
 def test_shared_code_is_not_parsed_as_dags(dagbag: DagBag) -> None:
