@@ -30,7 +30,7 @@ from etl.tasks import task_defaults
     default_args=task_defaults(),
 )
 def etl_analytics_mirror() -> None:
-    @task
+    @task(multiple_outputs=False)  # one XCom: the summary
     def mirror(run_id=None) -> dict:
         from etl.maintenance.tasks import run_job
 

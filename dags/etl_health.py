@@ -37,7 +37,7 @@ from etl.tasks import task_defaults
     default_args=task_defaults(retries=1),
 )
 def etl_health() -> None:
-    @task
+    @task(multiple_outputs=False)  # one XCom: the summary
     def watchdog(run_id=None) -> dict:
         from etl.maintenance.tasks import run_job
 

@@ -37,13 +37,13 @@ from etl.tasks import task_defaults
     default_args=task_defaults(),
 )
 def etl_maintenance_daily() -> None:
-    @task
+    @task(multiple_outputs=False)  # one XCom: the summary
     def backup_critical_data(run_id=None) -> dict:
         from etl.maintenance.tasks import run_job
 
         return run_job("backup_critical_data", run_id=run_id)
 
-    @task
+    @task(multiple_outputs=False)  # one XCom: the summary
     def cleanup_old_data(run_id=None) -> dict:
         from etl.maintenance.tasks import run_job
 

@@ -37,7 +37,7 @@ from etl.tasks import task_defaults
     default_args=task_defaults(retries=0),  # the next check is 30 minutes away
 )
 def etl_maintenance_health() -> None:
-    @task(execution_timeout=dt.timedelta(minutes=5))
+    @task(multiple_outputs=False, execution_timeout=dt.timedelta(minutes=5))
     def health_check(run_id=None) -> dict:
         from etl.maintenance.tasks import run_job
 

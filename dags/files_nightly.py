@@ -54,13 +54,15 @@ def files_nightly() -> None:
 
         return poke_for_files(run_id=run_id, logical_date=logical_date)
 
-    @task
+    @task(multiple_outputs=False)  # one XCom: the summary
     def load_file(path: str, run_id=None) -> dict:
         from etl.files.tasks import load_one
 
         return load_one(path, run_id=run_id)
 
-    @task(trigger_rule="all_done")  # reports failures too, then fails the run if a file failed or never came
+    @task(
+        multiple_outputs=False, trigger_rule="all_done"
+    )  # reports failures too, then fails the run if a file failed or never came
     def report(run_id=None, dag_run=None, ti=None) -> dict:
         from etl.files.tasks import report_run
 

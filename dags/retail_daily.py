@@ -57,7 +57,7 @@ def retail_daily() -> None:
             raise AirflowFailException(f"landing file {path} did not arrive by {deadline:%Y-%m-%d %H:%M} UTC")
         return PokeReturnValue(is_done=path.exists(), xcom_value=str(path))
 
-    @task
+    @task(multiple_outputs=False)  # one XCom: the summary
     @fail_fast_on_bad_input
     def load_day(run_id=None, data_interval_start=None) -> dict:
         from etl.ops import init_schema
