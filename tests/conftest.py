@@ -127,12 +127,16 @@ def sample_landing(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _flush_etl_logs() -> Iterator[None]:
-    """Write a test's buffered structured logs while its database still exists."""
+    """Write a test's buffered structured logs while its database still exists; the next test
+    starts with an empty buffer, even if this one pointed the warehouse at a server it stopped."""
     yield
     import sys
 
     if logs := sys.modules.get("etl.ops.logs"):
-        logs.flush_logs()
+        logs.flush_logs(force=True)
+        for sink in logs._sinks:
+            sink.buffer.clear()
+            sink.unreachable, sink._retry_at, sink.dropped = False, 0.0, 0
 
 
 # --- sync fixtures (a fake Jira and GitHub, never a mock) ----------------------------------

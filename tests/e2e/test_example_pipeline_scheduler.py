@@ -66,10 +66,21 @@ def rerun_all(af: LocalAirflow) -> dict[str, str]:
     return {r.logical_date.date().isoformat(): af.task_states(DAG, r.run_id)["publish_week"] for r in runs}
 
 
-def test_a_weekly_gold_table_built_on_the_public_operators(tmp_path, schema, conn, airflow_metadata_db):
-    conn.execute(f"drop table if exists {TABLE}")
-    conn.execute("truncate silver.fact_sales_daily, silver.day_fingerprint, bronze.retail_files")
-    conn.execute("delete from ops.processed_units where pipeline_name = %s", (DAG,))
+@pytest.fixture
+def warehouse(clean_retail: psycopg.Connection):
+    """The retail tables empty, and at the end as this test found them: other tests share the database."""
+    clean_retail.execute(f"drop table if exists {TABLE}")
+    clean_retail.execute("delete from ops.processed_units where pipeline_name = %s", (DAG,))
+    yield clean_retail
+    clean_retail.execute(f"drop table if exists {TABLE}")
+    clean_retail.execute(
+        "truncate bronze.retail_sales, bronze.retail_files, silver.fact_sales_daily, silver.day_fingerprint,"
+        " ops.pipeline_checkpoint, ops.pipeline_runs, ops.rejected_rows"
+    )
+
+
+def test_a_weekly_gold_table_built_on_the_public_operators(tmp_path, warehouse, airflow_metadata_db):
+    conn = warehouse
     landing = tmp_path / "landing"
     split_export(SAMPLE_CSV, landing)
     for n in range(14):

@@ -57,7 +57,8 @@ def _run_day(run) -> dt.date:
     return run.logical_date.date()
 
 
-def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, schema, conn, airflow_metadata_db):
+def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, clean_retail, airflow_metadata_db):
+    conn = clean_retail
     landing = tmp_path / "landing"
     split_export(SAMPLE, landing)
     good = landing_path(landing, BAD_DAY).read_bytes()

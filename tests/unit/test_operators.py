@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import types
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -128,7 +129,7 @@ def test_an_unreachable_ledger_never_fails_the_task(
 
 
 @pytest.fixture
-def orders(conn: psycopg.Connection, tmp_path: Path) -> GoldSpec:
+def orders(conn: psycopg.Connection, tmp_path: Path) -> Iterator[GoldSpec]:
     conn.execute("drop table if exists public.op_orders, gold.op_region_totals")
     conn.execute("delete from ops.processed_units where pipeline_name = 'op_gold'")
     conn.execute("create table public.op_orders (id serial, batch text, region text, amount numeric(12, 2))")
@@ -137,7 +138,7 @@ def orders(conn: psycopg.Connection, tmp_path: Path) -> GoldSpec:
         " ('b1', 'north', 10), ('b1', 'north', 5), ('b1', 'south', 7), ('b2', 'north', 1), ('b2', 'east', 2)"
     )
     (tmp_path / "region_totals.sql").write_text(MODEL)
-    return GoldSpec(
+    yield GoldSpec(
         pipeline="op_gold",
         kind="key",
         model_sql="region_totals",
@@ -146,6 +147,7 @@ def orders(conn: psycopg.Connection, tmp_path: Path) -> GoldSpec:
         unit_column="batch",
         sql_dir=tmp_path,
     )
+    conn.execute("drop table if exists public.op_orders, gold.op_region_totals")  # gold is shared by other tests
 
 
 def totals(conn: psycopg.Connection) -> list[tuple]:
@@ -291,3 +293,4 @@ def test_a_month_is_first_published_once_the_run_reaches_its_end(conn: psycopg.C
     assert conn.execute("select month_key, days from gold.op_month_days").fetchall() == [("2011-01", 31)]
     row = conn.execute("select year, month, status from ops.processed_months where pipeline_name = 'op_months'")
     assert row.fetchone() == (2011, 1, "completed")
+    conn.execute("drop table public.op_days, gold.op_month_days")
