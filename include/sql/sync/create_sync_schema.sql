@@ -115,6 +115,10 @@ create table if not exists ops.sync_transitions (
 
 create index if not exists sync_transitions_entity_idx on ops.sync_transitions (service, entity, at);
 
+-- ops.sync_recovery_metrics starts from the failures: a few rows among many transitions.
+create index if not exists sync_transitions_failed_idx on ops.sync_transitions (service, entity, at)
+where to_status = 'FAILED';
+
 -- The job state machine. Anything else is refused by the database itself.
 create table if not exists ops.sync_allowed_transitions (
     from_status text not null,
