@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproj
 UV_VERSION := 0.13.9
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup demo test test-quick lint format bench up down lock clean
+.PHONY: setup browser demo test test-quick lint format bench up down lock clean chaos scale-demo
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -22,10 +22,16 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 setup: $(STAMP)
 
+browser:  ## Debian's chromium for the dashboard's browser test and benchmark (once; without it they skip)
+	@bash scripts/install_browser.sh
+
 demo: setup  ## set up, start the embedded warehouse and a real scheduler, catch up retail_daily, summarize
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
-test: setup  ## every test, slow end-to-end ones included
+scale-demo: setup  ## the pipelines on two Celery workers (Redis broker), one SIGKILLed: who ran what, pools, retry, data
+	$(BIN)/python scripts/scale_demo.py $(SCALE_DEMO_ARGS)
+
+test: setup browser  ## every test, slow end-to-end ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-quick: setup  ## the quick subset (no real scheduler, no full data set)
@@ -42,7 +48,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix include/sql
 
-bench: setup  ## speed ratios against baselines in the same run; see docs/BENCHMARKS.md
+bench: setup browser  ## speed ratios against baselines in the same run; see docs/BENCHMARKS.md
 	$(BIN)/python bench/bench_retail.py
 	$(BIN)/python bench/bench_dag_parse.py
 	@if [ -f bench/bench_catchup.py ]; then $(BIN)/python bench/bench_catchup.py; fi
@@ -50,6 +56,11 @@ bench: setup  ## speed ratios against baselines in the same run; see docs/BENCHM
 	$(BIN)/python bench/bench_files.py
 	$(BIN)/python bench/bench_concurrency.py
 	$(BIN)/python bench/bench_maintenance.py
+	$(BIN)/python bench/bench_dashboard.py
+	$(BIN)/python bench/bench_scaleout.py
+
+chaos: setup  ## the fault-injection suite, full trial counts (~15 min); its figures into docs/RELIABILITY.md
+	$(BIN)/python -m chaos --doc docs/RELIABILITY.md $(CHAOS_ARGS)
 
 up: setup  ## the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (Ctrl-C stops it)
 	$(BIN)/python scripts/up.py

@@ -8,6 +8,16 @@ talks to it over the REST API (no AIRFLOW_HOME needed here)::
         af.wait_parsed("my_dag")
         af.unpause("my_dag")
         af.wait_until(lambda: all(r.state == "success" for r in af.runs("my_dag")), 120)
+
+Celery mode (the scale-out of a production deployment on one machine): CeleryExecutor with a
+Redis broker and PostgreSQL metadata; workers are started and killed one by one::
+
+    with LocalAirflow(home, dags_dir, metadata_db=pg_url, executor="CeleryExecutor",
+                      task_instance_heartbeat_timeout=20, retry_delay=2) as af:
+        af.start_worker("w1", concurrency=4)
+        af.start_worker("w2", concurrency=4)   # task instances' hostname: "w1" / "w2"
+        ...
+        af.kill_worker("w1")                   # SIGKILL of the worker and its task processes
 """
 
 from __future__ import annotations
@@ -15,14 +25,18 @@ from __future__ import annotations
 import base64
 import configparser
 import contextlib
+import hashlib
+import json
 import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -38,6 +52,12 @@ log = logging.getLogger(__name__)
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 POOLS = PROJECT_ROOT / "include" / "airflow" / "pools.json"
+PLUGINS = PROJECT_ROOT / "plugins"  # the bundle's UI/API plugins (the reliability dashboard)
+# Celery mode: the local Redis, a database of its own (other users of that Redis keep theirs)
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/5"
+CELERY_EXECUTOR = "CeleryExecutor"
+WORKER_NAME_VAR = "ETL_AIRFLOW_WORKER_NAME"  # a Celery worker's name, its tasks' hostname
+RETRY_POLICY_MARK = "# Written by etl.airflow_local (retry_delay)"
 
 
 def free_port() -> int:
@@ -45,6 +65,52 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the local Celery workers: the worker's name (``w1``).
+
+    Several workers on one machine share its host name; with this, a task instance's
+    hostname says which worker ran it, as it does on separate machines or containers.
+    """
+    return os.environ.get(WORKER_NAME_VAR) or socket.getfqdn()
+
+
+@contextlib.contextmanager
+def celery_broker(workdir: Path, url: str = DEFAULT_BROKER_URL) -> Iterator[str]:
+    """A Redis for the Celery mode: `url` when it answers, else a private ``redis-server`` on a
+    free port (data in `workdir`, stopped at the end); yields its URL."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pass
+    else:
+        yield url
+        return
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError(f"the CeleryExecutor needs Redis: none answers at {url} and redis-server is not installed")
+    port = free_port()
+    args = [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    private = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                redis.Redis.from_url(private, socket_connect_timeout=1).ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        log.info("no Redis at %s: a private one at %s", url, private)
+        yield private
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _parse_dt(value: str | None) -> datetime | None:
@@ -62,12 +128,23 @@ class RunInfo(NamedTuple):
 
 
 class LocalAirflow:
-    """Airflow on `home` with `dags_folder`, LocalExecutor, no login.
+    """Airflow on `home` with `dags_folder`, LocalExecutor, no login, the bundle's plugins.
 
     `metadata_db` is a SQLAlchemy URL of an empty PostgreSQL database for Airflow's metadata
     (``postgresql+psycopg2://...``); without it, SQLite in `home`, which answers "database is
     locked" when the scheduler and the API write at once. `env` adds to (and overrides) the
     settings of `environ()`; use it for AIRFLOW_CONN_* / ETL_* variables the tasks need.
+
+    `auth_users` (``{"alice": "admin", "victor": "viewer"}``; roles viewer, user, op, admin)
+    turns the login on: SimpleAuthManager with those users and generated passwords instead of
+    every request being an admin. ``token(user)`` logs one in; `api` then acts as the first admin.
+
+    ``executor="CeleryExecutor"`` (needs `metadata_db`): tasks go through `broker_url` (default
+    the local Redis, database 5, every key under a prefix of this home's, removed at `stop`)
+    to the Celery workers `start_worker` starts; none runs until one is started.
+    `task_instance_heartbeat_timeout` (s, default Airflow's 300) is how long a task of a killed
+    worker stays "running" before the scheduler retries it; `retry_delay` (s) replaces every
+    task's retry delay and backoff (a cluster policy), so tests see the retry at once.
     """
 
     def __init__(
@@ -77,18 +154,46 @@ class LocalAirflow:
         env: dict[str, str] | None = None,
         port: int | None = None,
         metadata_db: str | None = None,
+        *,
+        plugins_folder: Path | None = PLUGINS,
+        auth_users: dict[str, str] | None = None,
+        executor: str = "LocalExecutor",
+        broker_url: str | None = None,
+        task_instance_heartbeat_timeout: int | None = None,
+        retry_delay: float | None = None,
     ) -> None:
+        if executor not in {"LocalExecutor", CELERY_EXECUTOR}:
+            raise ValueError(f"executor {executor!r}: LocalExecutor or {CELERY_EXECUTOR}")
+        if executor == CELERY_EXECUTOR and not metadata_db:
+            raise ValueError("the CeleryExecutor needs a PostgreSQL metadata_db (Airflow refuses SQLite with it)")
+        self.executor = executor
+        self.broker_url = broker_url or DEFAULT_BROKER_URL
+        self.heartbeat_timeout = task_instance_heartbeat_timeout
+        self.retry_delay = retry_delay
         self.home = Path(home).resolve()
+        # every broker key of this instance under one prefix: instances sharing a Redis database
+        # (tests running at once) neither take each other's tasks nor see each other's workers
+        self.broker_prefix = f"etl-{hashlib.sha1(str(self.home).encode()).hexdigest()[:12]}:"  # noqa: S324
         self.metadata_db = metadata_db
         self.dags_folder = Path(dags_folder).resolve()
+        self.plugins_folder = Path(plugins_folder).resolve() if plugins_folder else None
         self.extra_env = dict(env or {})
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_dir = self.home / "logs"
-        self.api = AirflowApi(self.base_url)  # all admins: no token needed
+        self.auth_users = dict(auth_users or {})
+        self._passwords = {user: secrets.token_urlsafe(12) for user in self.auth_users}
+        admins = [user for user, role in self.auth_users.items() if role.lower() == "admin"]
+        if self.auth_users and not admins:
+            raise ValueError("auth_users needs an admin: the helpers below act as one")
+        # all admins: no token needed; with users, the first admin's login
+        login = (admins[0], self._passwords[admins[0]]) if admins else (None, None)
+        self.api = AirflowApi(self.base_url, *login)
         self._procs: dict[str, subprocess.Popen] = {}
         self._log_files: list[IO[bytes]] = []
         self._pgid: int | None = None
+        self._workers: dict[str, subprocess.Popen] = {}  # Celery workers, each leading its own group
+        self._celery = None  # a Celery app of this process, for pings only
 
     def __enter__(self) -> LocalAirflow:
         self.start()
@@ -126,7 +231,7 @@ class LocalAirflow:
                 "AIRFLOW__CORE__AUTH_MANAGER": (
                     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
                 ),
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(not self.auth_users),
                 # find and re-parse DAG files within seconds, not minutes
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
@@ -145,8 +250,49 @@ class LocalAirflow:
                 "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
             }
         )
+        if self.plugins_folder:
+            env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(self.plugins_folder)
+        if self.auth_users:
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in self.auth_users.items())
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(self.passwords_file)
+        if self.executor == CELERY_EXECUTOR:
+            env.update(self._celery_settings())
+        if self.heartbeat_timeout is not None:
+            env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] = str(int(self.heartbeat_timeout))
+            # looked for every few seconds, not every 10 s
+            interval = max(1.0, min(10.0, self.heartbeat_timeout / 4))
+            env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL"] = str(interval)
         env.update(self.extra_env)
         return env
+
+    def _celery_settings(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__CORE__EXECUTOR": CELERY_EXECUTOR,
+            # the scheduler's bound; the workers' concurrency bounds what runs at once
+            "AIRFLOW__CORE__PARALLELISM": "32",
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            # task states in the metadata database, as in the official compose file
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.metadata_db,
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": self.broker_prefix,
+            # Airflow's default, said here: a message a dead worker held is redelivered after a day
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+        }
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json"
+
+    def password(self, user: str) -> str:
+        """The password of one of `auth_users`."""
+        return self._passwords[user]
+
+    def token(self, user: str) -> str:
+        """A JWT for one of `auth_users` (``POST /auth/token``), for ``Authorization: Bearer ...``."""
+        resp = httpx.post(
+            f"{self.base_url}/auth/token", json={"username": user, "password": self._passwords[user]}, timeout=30
+        )
+        resp.raise_for_status()
+        return resp.json()["access_token"]
 
     def write_config(self) -> Path:
         """Write the instance's ``AIRFLOW__*`` settings into ``home/airflow.cfg``.
@@ -208,6 +354,10 @@ class LocalAirflow:
         self._claim_home()
         started = time.monotonic()
         self.write_config()
+        if self.auth_users:  # SimpleAuthManager keeps the passwords it finds there
+            self.passwords_file.write_text(json.dumps(self._passwords) + "\n")
+            self.passwords_file.chmod(0o600)
+        self._write_retry_policy()
         self.cli("db", "migrate", timeout=300)
         log.info("airflow db migrate took %.1f s", time.monotonic() - started)
         self.cli("pools", "import", str(POOLS))  # the per-service API pools the sync DAG uses
@@ -238,6 +388,23 @@ class LocalAirflow:
             self.stop()
             raise
         log.info("Airflow healthy at %s after %.1f s", self.base_url, time.monotonic() - started)
+
+    def _write_retry_policy(self) -> None:
+        """``retry_delay`` as a cluster policy in ``home/config/airflow_local_settings.py``
+        (Airflow puts ``home/config`` on sys.path); a policy of ours from before is removed."""
+        path = self.home / "config" / "airflow_local_settings.py"
+        if self.retry_delay is None:
+            if path.exists() and path.read_text().startswith(RETRY_POLICY_MARK):
+                path.unlink()
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"{RETRY_POLICY_MARK}: every task retries after {self.retry_delay} s, no backoff.\n"
+            "import datetime\n\n\n"
+            "def task_policy(task):\n"
+            f"    task.retry_delay = datetime.timedelta(seconds={float(self.retry_delay)!r})\n"
+            "    task.retry_exponential_backoff = 0\n"
+        )
 
     @property
     def pid_file(self) -> Path:
@@ -270,7 +437,7 @@ class LocalAirflow:
         self.wait_until(healthy, timeout, poll=0.5, what="Airflow healthy")
 
     def _check_alive(self) -> None:
-        for name, proc in self._procs.items():
+        for name, proc in [*self._procs.items(), *((f"worker-{w}", p) for w, p in self._workers.items())]:
             if proc.poll() is not None:
                 tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"airflow {name} exited with {proc.returncode}:\n{tail}")
@@ -282,7 +449,17 @@ class LocalAirflow:
         (a SIGTERM to the LocalExecutor workers themselves can leave the
         scheduler waiting forever on its worker queue). Task processes run in
         process groups of their own, so they are collected via psutil.
+        Celery workers are stopped first (`stop_worker`); the broker's keys are removed last.
         """
+        for name in list(self._workers):
+            self.stop_worker(name, timeout=timeout)
+        try:
+            self._stop_components(timeout)
+        finally:
+            if self.executor == CELERY_EXECUTOR:
+                self.purge_broker()
+
+    def _stop_components(self, timeout: float) -> None:
         if self._pgid is None:
             return
         procs: list[psutil.Process] = []
@@ -312,6 +489,132 @@ class LocalAirflow:
         self._log_files.clear()
         self._pgid = None
         self.pid_file.unlink(missing_ok=True)
+
+    # -- Celery workers (executor="CeleryExecutor") -------------------------------------
+
+    def start_worker(
+        self,
+        name: str,
+        *,
+        queues: tuple[str, ...] = ("default",),
+        concurrency: int = 2,
+        wait: bool = True,
+        timeout: float = 120,
+    ) -> int:
+        """Start ``airflow celery worker -H NAME -q QUEUES -c N``; with `wait`, until it answers a ping.
+
+        The worker leads a process group of its own, logs to ``logs/worker-NAME.log`` and
+        reports NAME as its tasks' hostname. Returns its process id. Several workers start
+        faster together: ``wait=False`` for each, then `wait_worker` for each.
+        """
+        if self.executor != CELERY_EXECUTOR:
+            raise RuntimeError(f"workers need executor={CELERY_EXECUTOR!r}, this instance runs {self.executor}")
+        if self._pgid is None:
+            raise RuntimeError("start the instance before its workers")
+        if name in self._workers:
+            raise RuntimeError(f"worker {name} already runs (process {self._workers[name].pid})")
+        env = {
+            **self.environ(),
+            WORKER_NAME_VAR: name,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
+        }
+        args = [str(AIRFLOW_BIN), "celery", "worker", "-H", name, "-q", ",".join(queues), "-c", str(concurrency)]
+        # task logs are local files; without this every worker would serve them on one port
+        args += ["--skip-serve-logs", "--without-mingle", "--without-gossip"]
+        out = open(self.log_dir / f"worker-{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log_files.append(out)
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=self.home,
+            process_group=0,
+        )
+        self._workers[name] = proc
+        log.info("worker %s (process %d) started: concurrency %d, queues %s", name, proc.pid, concurrency, queues)
+        if wait:
+            self.wait_worker(name, timeout)
+        return proc.pid
+
+    def wait_worker(self, name: str, timeout: float = 120) -> None:
+        """Wait until the worker `name` answers a ping (it takes tasks from then on)."""
+
+        def answers() -> bool:
+            self._check_alive()
+            return name in self.workers()
+
+        try:
+            self.wait_until(answers, timeout, poll=0.5, what=f"worker {name} answers a ping")
+        except BaseException:
+            self.kill_worker(name)
+            raise
+
+    def workers(self, timeout: float = 1.0) -> list[str]:
+        """The names of the workers that answer a ping over the broker now."""
+        if self._celery is None:
+            from celery import Celery
+
+            self._celery = Celery("etl-local-airflow", broker=self.broker_url, set_as_current=False)
+            self._celery.conf.broker_transport_options = {"global_keyprefix": self.broker_prefix}
+        replies = self._celery.control.ping(timeout=timeout)
+        return sorted(node.partition("@")[2] for reply in replies for node in reply)
+
+    def worker_pid(self, name: str) -> int:
+        return self._workers[name].pid
+
+    def kill_worker(self, name: str) -> list[int]:
+        """SIGKILL the worker `name` as a lost machine or container would: its process group
+        (the worker and its pool) and every process below it (task processes lead groups of
+        their own). Its running tasks stop heartbeating; the scheduler retries them after
+        `task_instance_heartbeat_timeout`. Returns the killed process ids."""
+        proc = self._workers.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGSTOP)  # frozen first: nobody forks while the tree is listed
+        try:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for p in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        psutil.wait_procs(tree, timeout=10)
+        proc.wait(timeout=10)
+        log.info("killed worker %s: processes %s", name, [p.pid for p in tree])
+        return [p.pid for p in tree]
+
+    def stop_worker(self, name: str, timeout: float = 30) -> None:
+        """Warm shutdown (SIGTERM: running tasks finish first); `kill_worker` after `timeout` s."""
+        proc = self._workers[name]
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %s still running %s s after SIGTERM: killing it", name, timeout)
+        self.kill_worker(name)  # and whatever it left behind
+
+    def purge_broker(self) -> int:
+        """Delete this instance's keys (its prefix) from the broker's database; the count."""
+        import redis
+
+        if self._celery is not None:
+            self._celery.close()
+            self._celery = None
+        client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            keys = list(client.scan_iter(match=f"{self.broker_prefix}*", count=500))
+            if keys:
+                client.delete(*keys)
+            return len(keys)
+        except redis.exceptions.ConnectionError as exc:
+            log.warning("broker keys under %s not removed: %s", self.broker_prefix, exc)
+            return 0
+        finally:
+            client.close()
 
     # -- helpers over the REST API ----------------------------------------------------
 

@@ -193,6 +193,14 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if report.warehouse_available else EXIT_TRY_LATER
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from etl.status import stack_status, to_json
+
+    status = stack_status()
+    print(to_json(status) if args.json else status.render())
+    return 0 if status.ok else EXIT_FAILED
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from etl.maintenance import backup
 
@@ -421,6 +429,15 @@ def _add_maintenance_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_backup)
 
 
+def _add_status_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "status",
+        help="a running stack at a glance: services up, last runs per pipeline, the watchdog's health, logs",
+    )
+    p.add_argument("--json", action="store_true", help="the same as one JSON document")
+    p.set_defaults(func=cmd_status)
+
+
 def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
     sync = sub.add_parser("sync", help="Jira and GitHub syncs").add_subparsers(dest="sync_command", required=True)
     for service, option, example in (("github", "--repos", "OWNER/NAME,..."), ("jira", "--projects", "KEY,...")):
@@ -505,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_retail_summary)
 
-    for add_parsers in (_add_sync_parser, _add_files_parser, _add_maintenance_parsers):
+    for add_parsers in (_add_sync_parser, _add_files_parser, _add_maintenance_parsers, _add_status_parser):
         add_parsers(sub)
 
     p = sub.add_parser(

@@ -42,8 +42,9 @@ class AirflowApiError(RuntimeError):
 class AirflowApi:
     """Small client of the Airflow REST API v2.
 
-    With a username and password it gets a JWT from ``POST /auth/token``; without
-    them it sends no token (fine when ``simple_auth_manager_all_admins`` is on).
+    With a username and password it gets a JWT from ``POST /auth/token``; with a `token`
+    (a signed-in user's JWT, as the dashboard passes on) it sends that one; without either
+    it sends no token (fine when ``simple_auth_manager_all_admins`` is on).
     """
 
     def __init__(
@@ -52,11 +53,13 @@ class AirflowApi:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        *,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
-        self._token: str | None = None
+        self._token: str | None = token
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def __repr__(self) -> str:
@@ -112,9 +115,9 @@ class AirflowApi:
         """Send a request to ``/api/v2{path}``; return the JSON body (None if empty)."""
         for attempt in (1, 2):
             headers = {}
-            if self.username:
-                if self._token is None:
-                    self._token = self._fetch_token()
+            if self.username and self._token is None:
+                self._token = self._fetch_token()
+            if self._token:
                 headers["Authorization"] = f"Bearer {self._token}"
             resp = self._http.request(method, f"/api/v2{path}", headers=headers, **kwargs)
             if resp.status_code in (401, 403) and self.username and attempt == 1:

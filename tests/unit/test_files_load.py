@@ -417,3 +417,32 @@ def test_a_layout_of_300_columns_loads_end_to_end(files_env, conn):
     assert len(rows) == 40
     assert all(list(row[:-1]) == expected for row in rows)
     assert [row[-1] for row in rows] == list(range(1, 41))
+
+
+def test_a_file_loaded_by_another_run_while_this_one_waited_for_its_lock_is_unchanged(files_env, conn, monkeypatch):
+    """Found by the chaos suite: two runs at once both loaded the file (two ledger rows, a needless snapshot)."""
+    students_file(files_env["drop"] / "students.txt", CLASS)
+    data = (files_env["drop"] / "students.txt").read_bytes()
+    load(files_env, "first")
+    before = conn.execute("select xmin::text, * from files.students order by student_id").fetchall()
+    (files_env["drop"] / "students.txt").write_bytes(data)
+    # the second run checked for these bytes before the first committed, then waited for the table's lock
+    monkeypatch.setattr("etl.files.load._already_loaded", lambda parsed, tables: False)
+
+    (second,) = load(files_env, "second")
+
+    assert second.status == "unchanged"
+    assert conn.execute("select xmin::text, * from files.students order by student_id").fetchall() == before
+    assert snapshots("students") == []
+    ledger = conn.execute("select run_id, status from ops.file_loads order by id").fetchall()
+    assert ledger == [("first", "loaded"), ("second", "unchanged")]
+    assert not (files_env["drop"] / "students.txt").exists()
+
+
+def test_an_earlier_nights_file_delivered_again_after_a_newer_one_loads(files_env, conn):
+    """The no-op is for the same bytes as the table's LAST load, not any load (it used to skip this)."""
+    for run_id, night in (("night1", CLASS[:3]), ("night2", CLASS[:4]), ("night1-again", CLASS[:3])):
+        students_file(files_env["drop"] / "students.txt", night)
+        (result,) = load(files_env, run_id)
+    assert result.status == "loaded"
+    assert [r[0] for r in rows(conn)] == [1, 2, 3]

@@ -117,3 +117,17 @@ def test_recovery_metrics_count_the_recoveries(sync_env, conn):
     row = conn.execute("select * from ops.sync_recovery_metrics where service = 'jira'").fetchone()
     assert row[1:3] == (1, 1)
     assert row[3] > 0  # seconds from the loss to the finish
+
+
+def test_the_killed_runs_ledger_row_is_closed_as_lost(sync_env, conn):
+    """Found by the chaos suite: the dead run stayed "running" in ops.pipeline_runs for good."""
+    sync_env.jira.add_project("ENG", count=120, seed=11)
+    kill_and_resume(sync_env, conn, "jira", {"ENG": 120}, "jira.page.upserted:2", "ENG", False)
+    runs = conn.execute(
+        "select run_id, status, error, metadata->>'lost' from ops.pipeline_runs"
+        " where pipeline_name = 'jira_sync' order by started_at"
+    ).fetchall()
+    assert [r[1] for r in runs] == ["failed", "success"]
+    assert runs[0][2].startswith("process lost: jira ENG was left running")
+    assert runs[0][3] == "true"
+    assert runs[1][0] in runs[0][2]  # names the run that found it

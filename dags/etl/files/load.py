@@ -186,6 +186,12 @@ def load_file(
     except BadInputError as exc:
         _record(run_id, path.name, parsed, tables, "failed", error=str(exc))
         raise
+    if snapshots is None:  # another run loaded these bytes while this one waited for the tables' locks
+        log.info("%s: the same bytes were loaded meanwhile by another run: nothing to do", path.name)
+        _record(run_id, path.name, parsed, tables, "unchanged")
+        archived = _archive_and_note(path, archive_dir, run_id) if path.exists() else None
+        return FileResult(path.name, tables, "unchanged", **counts, archived_to=archived)
+    failpoints.reach("files.committed")  # the chaos suite: committed, the file not yet archived
     archived = _archive_and_note(path, archive_dir, run_id)
     log.info(
         "%s: %d records, %d loaded into %s, %d rejected; previous contents kept as %s",
@@ -223,8 +229,11 @@ def _refusal(parsed: ParsedFile, threshold: float) -> str:
     )
 
 
-def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> list[str]:
-    """The file's tables swapped in, with their snapshots and the ledger, in ONE transaction."""
+def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> list[str] | None:
+    """The file's tables swapped in, with their snapshots and the ledger, in ONE transaction.
+
+    None, with nothing written, when these bytes are found loaded once the tables' locks are ours.
+    """
     tables = sorted({t.layout.table_name for t in parsed.tables})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     snapshots: dict[str, str | None] = {}  # table -> the snapshot of its previous contents
@@ -232,6 +241,11 @@ def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> list[
         conn = unit.conn
         for table in tables:  # sorted: two files sharing tables lock them in the same order
             db.advisory_lock(conn, f"files:table:{table}")
+        if all(
+            db.run_sql(conn, "files/select_loaded_file", {"table_name": t, "sha256": parsed.sha256}).fetchone()
+            for t in tables
+        ):
+            return None
         with unit.stage("stage") as cp:
             for table in tables:
                 _stage(conn, table, [t for t in parsed.tables if t.layout.table_name == table], parsed.path)

@@ -168,6 +168,7 @@ def _publish_once(
                 if row is None:
                     raise BadInputError(f"gold {spec.pipeline}: {spec.path(table)} must return its rows written")
                 written += int(row[0] or 0)
+                failpoints.reach("gold.table.upserted")  # the chaos suite: one table of the unit written
             db.run_sql(
                 conn,
                 f"ops/upsert_processed_{spec.ledger}",

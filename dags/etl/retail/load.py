@@ -97,6 +97,7 @@ def load_bronze(conn: psycopg.Connection, day: dt.date, landing: LandingFile, *,
             "run_id": run_id,
         },
     )
+    failpoints.reach("retail.bronze.copied")  # the chaos suite: bronze of the day copied, nothing else yet
     return rows, False
 
 

@@ -148,6 +148,7 @@ class EntityRun:
         self.full_refresh = full_refresh
         self.log = log
         self.lock_key = f"sync:{service}:{entity}"
+        self.lost_run_id: str | None = None  # the run whose worker was found lost by ``start``
         self.conn: psycopg.Connection
         self.job: Job
 
@@ -223,6 +224,7 @@ class EntityRun:
             return "finished"
         if job.status == Status.RUNNING:  # we hold its lock, so nobody is running it: a lost worker
             since = f"{job.updated_at:%Y-%m-%d %H:%M:%S} UTC" if job.updated_at else "unknown"
+            self.lost_run_id = job.run_id
             self.transition(
                 Status.FAILED,
                 f"interrupted: its worker was lost (last checkpoint {since})",

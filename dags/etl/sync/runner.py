@@ -321,6 +321,8 @@ def sync_entity(sync: ServiceSync, entity: str, *, run_id: str, full_refresh: bo
                 f"{sync.service} {entity} failed and needs attention: {run.job.last_error}. "
                 f"Fix the cause, then `etl sync resume {sync.service} {entity}`"
             )
+        if run.lost_run_id and run.lost_run_id != run_id:
+            _close_lost_run(sync, run, f"{run.lost_run_id}:{entity}", found_by=ledger_id)
         if why_not is not None:
             outcome = {"finished": "skipped", "paused": "paused", "waiting": "waiting"}[why_not]
             return run.result(outcome, f"{entity}: {why_not}")
@@ -350,6 +352,15 @@ def sync_entity(sync: ServiceSync, entity: str, *, run_id: str, full_refresh: bo
             _close(ledger, run, "success")
         sync.report(run, f"{run.job.status_reason} in {time.monotonic() - started:.1f} s")
         return run.result("finished")
+
+
+def _close_lost_run(sync: ServiceSync, run: EntityRun, lost: str, *, found_by: str) -> None:
+    """The dead worker's ledger row, still "running", closed as failed and lost (as a lost retail unit's)."""
+    error = f"process lost: {sync.service} {run.entity} was left running by a process that is gone"
+    error += f" (found by run {found_by})"
+    params = {"pipeline_name": sync.pipeline, "run_ids": [lost], "run_id": found_by, "checkpoint_key": run.entity}
+    if db.run_sql(run.conn, "ops/fail_lost_runs", {**params, "error": error}).fetchall():
+        sync.log.warning("%s: closed the run %s its lost worker left running", run.entity, lost)
 
 
 def _counts(run: EntityRun) -> dict:

@@ -1,9 +1,17 @@
--- The last load of these very bytes into a table, if any.
+-- The last load into a table, if it was of these very bytes.
 select
-    run_id,
-    at,
-    snapshot
-from ops.file_loads
-where table_name = %(table_name)s and sha256 = %(sha256)s and status = 'loaded'
-order by at desc
-limit 1;
+    last_load.run_id,
+    last_load.at,
+    last_load.snapshot
+from (
+    select
+        loads.run_id,
+        loads.at,
+        loads.snapshot,
+        loads.sha256
+    from ops.file_loads as loads
+    where loads.table_name = %(table_name)s and loads.status = 'loaded'
+    order by loads.at desc, loads.id desc
+    limit 1
+) as last_load
+where last_load.sha256 = %(sha256)s;

@@ -60,6 +60,8 @@ class FakeServer:
         self.faults = Faults()
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # per service: requests received and not answered yet
+        self._peak: dict[str, int] = {}  # per service: the most in flight at once
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -107,6 +109,13 @@ class FakeServer:
     def clear_requests(self) -> None:
         with self._log_lock:
             self._log.clear()
+            self._peak = dict(self._in_flight)
+
+    def peak_concurrency(self, service: str) -> int:
+        """The most requests of `service` (github | jira) in flight at once since the start or
+        `clear_requests`: with one request at a time per sync task, its tasks that ran at once."""
+        with self._log_lock:
+            return self._peak.get(service, 0)
 
     def handle(self, request: Request) -> Reply | None:
         """Answer one request; None means: reset the connection without an answer."""
@@ -120,14 +129,17 @@ class FakeServer:
             record = RequestRecord(service, call.entity, call.kind, call.key, None, fault and fault.kind, arrived)
             index = len(self._log)
             self._log.append(record)
-        if self.latency:
-            time.sleep(self.latency)
+            self._in_flight[service] = self._in_flight.get(service, 0) + 1
+            self._peak[service] = max(self._peak.get(service, 0), self._in_flight[service])
         try:
+            if self.latency:
+                time.sleep(self.latency)
             reply = self._answer(api, call, fault)
         except Exception:
             log.exception("fake server failed on %s %s", request.method, request.path)
             reply = Reply.json(500, {"message": "the fake server failed; see its log"})
         with self._log_lock:
+            self._in_flight[service] -= 1
             if index < len(self._log) and self._log[index] is record:
                 self._log[index] = replace(record, status=reply.status if reply else None)
         return reply

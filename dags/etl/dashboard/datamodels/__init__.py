@@ -1,0 +1,1 @@
+"""The dashboard API's response models (one module per resource), so its OpenAPI page documents them."""

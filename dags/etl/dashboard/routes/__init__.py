@@ -1,0 +1,1 @@
+"""The dashboard API's routers, one per resource; each carries its auth dependency."""
