@@ -3,9 +3,13 @@
 Transient errors (connection loss, a server shutting down or restarting, serialization
 failure, deadlock, lock or statement timeout, a busy unit) are retried with exponential
 backoff and "equal" jitter (half of each wait fixed, half random: retries spread out, yet
-the waits add up to at least ``ETL_RETRY_WAIT_MIN * (2**(attempts-1) - 1) / 2`` s, so a
-server restart of a few seconds is always outlasted), bounded in attempts and total time. Everything else, bad data
-and constraint violations above all, fails at once. Airflow task retries are the outer layer.
+the waits add up to at least ``ETL_RETRY_WAIT_MIN * (2**(attempts-1) - 1) / 2`` s), bounded
+in attempts (``ETL_RETRY_ATTEMPTS``) and total time (``ETL_RETRY_MAX_SECONDS``). A warehouse
+that cannot be reached at all (an outage: a restart, a failover, a flapping network) is
+waited for until the time bound, however many attempts that takes: several restarts in a
+row must not exhaust a budget of attempts meant for errors the server answers with.
+Everything else, bad data and constraint violations above all, fails at once. Airflow task
+retries are the outer layer.
 
 Every statement a pipeline sends goes through it, bookkeeping included: the unit of work
 itself, and the short transactions around it (ledger rows, schema bootstrap, lookups)::
@@ -53,6 +57,7 @@ TRANSIENT_SQLSTATES = {
     "57P03",  # cannot_connect_now ("the database system is starting up / shutting down")
     "53300",  # too_many_connections
 }
+OUTAGE_SQLSTATES = {"57P01", "57P02", "57P03"}  # the server is shutting down, crashed, or starting up
 # A failed connection carries no SQLSTATE: these messages say the configuration is wrong
 # (retrying cannot help), every other failed connection may be a server restarting.
 PERMANENT_CONNECTION_ERRORS = (
@@ -75,12 +80,23 @@ def is_transient(exc: BaseException) -> bool:
             return True
         # a dropped connection, or a server refusing connections while it restarts,
         # surfaces without a SQLSTATE
-        return (
-            not state
-            and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
-            and not (is_misconfigured(exc))
-        )
+        return is_outage(exc)
     return False
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """True when the server could not be reached, is going down or coming up, or dropped the connection."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate or ""
+    if state:
+        return state in OUTAGE_SQLSTATES or state[:2] in TRANSIENT_SQLSTATE_CLASSES
+    # no SQLSTATE: the server never answered
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not is_misconfigured(exc)
+
+
+def _not_an_outage(state: RetryCallState) -> bool:
+    return not is_outage(state.outcome.exception() if state.outcome else None)
 
 
 def is_misconfigured(exc: BaseException) -> bool:
@@ -141,7 +157,8 @@ def retrying(
         retry=retry_if_exception(is_transient),
         wait=wait_exponential(multiplier=cfg.retry_wait_min / 2, max=cfg.retry_wait_max / 2)
         + wait_random_exponential(multiplier=cfg.retry_wait_min / 2, max=cfg.retry_wait_max / 2),
-        stop=stop_after_attempt(attempts or cfg.retry_attempts)
+        # the attempt bound applies to errors the server answered with; an outage lasts until the time bound
+        stop=(stop_after_attempt(attempts or cfg.retry_attempts) & _not_an_outage)
         | stop_after_delay(max_seconds or cfg.retry_max_seconds),
         before_sleep=_logger(log, what),
         reraise=True,

@@ -451,6 +451,39 @@ def test_call_with_retry_gives_up_after_the_attempt_bound(schema: str, fast_retr
     assert len(attempts) == 4
 
 
+def test_an_outage_is_waited_for_beyond_the_attempt_bound_until_the_time_bound(
+    fast_retry: pytest.MonkeyPatch,
+) -> None:
+    """Several restarts in a row (each attempt refused) must not exhaust the attempts; time still bounds it."""
+    from etl.config import settings
+
+    fast_retry.setenv("ETL_RETRY_ATTEMPTS", "3")
+    fast_retry.setenv("ETL_RETRY_MAX_SECONDS", "1")
+    settings.cache_clear()
+    refused_then_up = []
+
+    def warehouse_flapping() -> str:
+        refused_then_up.append(1)
+        if len(refused_then_up) <= 8:  # nothing listens: what a restarting server looks like
+            psycopg.connect("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+        return "committed"
+
+    assert call_with_retry(warehouse_flapping) == "committed"
+    assert len(refused_then_up) == 9
+
+    refused = []
+
+    def warehouse_gone() -> None:
+        refused.append(1)
+        psycopg.connect("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        call_with_retry(warehouse_gone)
+    assert len(refused) > 3  # beyond the attempts, and
+    assert 1 <= time.monotonic() - started < 3  # no longer than the time bound
+
+
 def test_call_with_retry_gives_up_after_the_time_bound(fast_retry: pytest.MonkeyPatch) -> None:
     from etl.config import settings
 
