@@ -46,18 +46,19 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # SQLSTATE classes and codes worth a second try: the same statement can succeed later.
-TRANSIENT_SQLSTATE_CLASSES = ("08",)  # connection exception
-TRANSIENT_SQLSTATES = {
+OUTAGE_SQLSTATE_CLASSES = ("08",)  # connection exception
+OUTAGE_SQLSTATES = {
+    "57P01",  # admin_shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now ("the database system is starting up / shutting down")
+}
+TRANSIENT_SQLSTATES = OUTAGE_SQLSTATES | {
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
     "55P03",  # lock_not_available (lock_timeout)
     "57014",  # query_canceled (statement_timeout)
-    "57P01",  # admin_shutdown
-    "57P02",  # crash_shutdown
-    "57P03",  # cannot_connect_now ("the database system is starting up / shutting down")
     "53300",  # too_many_connections
 }
-OUTAGE_SQLSTATES = {"57P01", "57P02", "57P03"}  # the server is shutting down, crashed, or starting up
 # A failed connection carries no SQLSTATE: these messages say the configuration is wrong
 # (retrying cannot help), every other failed connection may be a server restarting.
 PERMANENT_CONNECTION_ERRORS = (
@@ -74,14 +75,7 @@ def is_transient(exc: BaseException) -> bool:
     """True when retrying the same unit of work may succeed."""
     if isinstance(exc, UnitBusyError | ConnectionError | TimeoutError):
         return True
-    if isinstance(exc, psycopg.Error):
-        state = exc.sqlstate or ""
-        if state in TRANSIENT_SQLSTATES or state[:2] in TRANSIENT_SQLSTATE_CLASSES:
-            return True
-        # a dropped connection, or a server refusing connections while it restarts,
-        # surfaces without a SQLSTATE
-        return is_outage(exc)
-    return False
+    return is_outage(exc) or (isinstance(exc, psycopg.Error) and exc.sqlstate in TRANSIENT_SQLSTATES)
 
 
 def is_outage(exc: BaseException | None) -> bool:
@@ -90,8 +84,8 @@ def is_outage(exc: BaseException | None) -> bool:
         return False
     state = exc.sqlstate or ""
     if state:
-        return state in OUTAGE_SQLSTATES or state[:2] in TRANSIENT_SQLSTATE_CLASSES
-    # no SQLSTATE: the server never answered
+        return state in OUTAGE_SQLSTATES or state[:2] in OUTAGE_SQLSTATE_CLASSES
+    # no SQLSTATE: the server never answered (refused, unreachable, dropped the connection)
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not is_misconfigured(exc)
 
 

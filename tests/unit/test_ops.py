@@ -425,9 +425,21 @@ def test_retries_reach_the_ops_log_with_unit_attempt_wait_and_error(
     assert "day 2011-01-25 (attempt 1), retrying in" in rows[0][2]
 
 
+NOTHING_LISTENS = "postgresql://postgres@127.0.0.1:1/postgres"  # what a restarting server looks like
+
+
+def retry_policy(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """Set ``ETL_RETRY_<NAME>`` variables and make the settings read them."""
+    from etl.config import settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(f"ETL_RETRY_{name.upper()}", value)
+    settings.cache_clear()
+
+
 def test_a_connection_refused_is_transient_a_wrong_database_is_not() -> None:
     for uri, transient in (
-        ("postgresql://postgres@127.0.0.1:1/postgres", True),  # nothing listens: a server restarting
+        (NOTHING_LISTENS, True),
         ("postgresql://postgres@127.0.0.1:5432/etl_no_such_database", False),
     ):
         with pytest.raises(psycopg.OperationalError) as caught:
@@ -436,10 +448,7 @@ def test_a_connection_refused_is_transient_a_wrong_database_is_not() -> None:
 
 
 def test_call_with_retry_gives_up_after_the_attempt_bound(schema: str, fast_retry: pytest.MonkeyPatch) -> None:
-    from etl.config import settings
-
-    fast_retry.setenv("ETL_RETRY_ATTEMPTS", "4")
-    settings.cache_clear()
+    retry_policy(fast_retry, attempts="4")
     attempts = []
 
     def always_times_out() -> None:
@@ -455,17 +464,13 @@ def test_an_outage_is_waited_for_beyond_the_attempt_bound_until_the_time_bound(
     fast_retry: pytest.MonkeyPatch,
 ) -> None:
     """Several restarts in a row (each attempt refused) must not exhaust the attempts; time still bounds it."""
-    from etl.config import settings
-
-    fast_retry.setenv("ETL_RETRY_ATTEMPTS", "3")
-    fast_retry.setenv("ETL_RETRY_MAX_SECONDS", "1")
-    settings.cache_clear()
+    retry_policy(fast_retry, attempts="3", max_seconds="1")
     refused_then_up = []
 
     def warehouse_flapping() -> str:
         refused_then_up.append(1)
-        if len(refused_then_up) <= 8:  # nothing listens: what a restarting server looks like
-            psycopg.connect("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+        if len(refused_then_up) <= 8:
+            psycopg.connect(NOTHING_LISTENS, connect_timeout=2)
         return "committed"
 
     assert call_with_retry(warehouse_flapping) == "committed"
@@ -475,7 +480,7 @@ def test_an_outage_is_waited_for_beyond_the_attempt_bound_until_the_time_bound(
 
     def warehouse_gone() -> None:
         refused.append(1)
-        psycopg.connect("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+        psycopg.connect(NOTHING_LISTENS, connect_timeout=2)
 
     started = time.monotonic()
     with pytest.raises(psycopg.OperationalError):
@@ -485,13 +490,7 @@ def test_an_outage_is_waited_for_beyond_the_attempt_bound_until_the_time_bound(
 
 
 def test_call_with_retry_gives_up_after_the_time_bound(fast_retry: pytest.MonkeyPatch) -> None:
-    from etl.config import settings
-
-    fast_retry.setenv("ETL_RETRY_ATTEMPTS", "1000")
-    fast_retry.setenv("ETL_RETRY_WAIT_MIN", "0.05")
-    fast_retry.setenv("ETL_RETRY_WAIT_MAX", "0.05")
-    fast_retry.setenv("ETL_RETRY_MAX_SECONDS", "0.5")
-    settings.cache_clear()
+    retry_policy(fast_retry, attempts="1000", wait_min="0.05", wait_max="0.05", max_seconds="0.5")
     attempts = []
 
     def busy() -> None:
