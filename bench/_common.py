@@ -1,6 +1,6 @@
 """Shared helpers of the benchmarks: a fresh database, timing, tables, JSON.
 
-The server is chosen by etl.scratch, as for the tests. Every benchmark creates its own
+The server is chosen by reliable_etl.scratch, as for the tests. Every benchmark creates its own
 database ``etl_bench_<random>`` and drops it.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from etl import scratch
+from reliable_etl import scratch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -46,7 +46,7 @@ class BenchDatabase:
 def fresh_database(prefix: str = "etl_bench") -> Iterator[BenchDatabase]:
     """Create a database of its own, make it the `warehouse` connection, drop it at the end.
 
-    Call this BEFORE importing etl.db: the warehouse connection is resolved once per process.
+    Call this BEFORE importing reliable_etl.db: the warehouse connection is resolved once per process.
     """
     with scratch.server() as (admin_uri, source), scratch.database(admin_uri, prefix=prefix) as name:
         with psycopg.connect(admin_uri, autocommit=True) as admin:

@@ -2,7 +2,7 @@
 
     python bench/bench_catchup.py [--days 6] [--timeout 900]
 
-One private Airflow (etl.airflow_local.LocalAirflow: api-server, scheduler, dag-processor,
+One private Airflow (reliable_etl.airflow_local.LocalAirflow: api-server, scheduler, dag-processor,
 triggerer; LocalExecutor; metadata in a fresh PostgreSQL database beside the warehouse)
 with a temporary dags folder holding a copy of dags/retail_daily.py and a one-task DAG
 with the same timetable settings
@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         airflow_metadata_database(db) as metadata_db,
     ):
         tmp = Path(tmp_name)
-        from etl.airflow_local import LocalAirflow
-        from etl.ops.logs import flush_logs
-        from etl.retail.landing import split_export
+        from reliable_etl.airflow_local import LocalAirflow
+        from reliable_etl.ops.logs import flush_logs
+        from reliable_etl.retail.landing import split_export
 
         landing = tmp / "landing"
         split_export(SAMPLE, landing)

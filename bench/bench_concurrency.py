@@ -9,7 +9,7 @@ one run took 11 s, and two gold commands failed on the lock timeout. Target: the
 set finishes within 2x of one run alone, every command succeeds, no deadlock is counted.
 
 Days come from the real data set (first `--days` calendar days from 2010-12-01), or from
-etl.retail.sample when it is missing. Each measurement gets a fresh database.
+reliable_etl.retail.sample when it is missing. Each measurement gets a fresh database.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from pathlib import Path
 import psycopg
 from _common import REAL_RETAIL, machine_info, print_table, python_exe, verdict, write_results
 
-from etl import scratch
+from reliable_etl import scratch
 
 FIRST = dt.date(2010, 12, 1)
 
 
 def etl(*argv: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [python_exe(), "-m", "etl.cli", *argv],
+        [python_exe(), "-m", "reliable_etl.cli", *argv],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -42,8 +42,8 @@ def etl(*argv: str, env: dict) -> subprocess.Popen:
 
 
 def landing_files(tmp: Path, days: int) -> tuple[Path, str]:
-    from etl.retail.landing import split_export
-    from etl.retail.sample import write_sample
+    from reliable_etl.retail.landing import split_export
+    from reliable_etl.retail.sample import write_sample
 
     if REAL_RETAIL.exists():
         split_export(REAL_RETAIL, tmp / "landing")
@@ -51,7 +51,10 @@ def landing_files(tmp: Path, days: int) -> tuple[Path, str]:
     export = tmp / "generated.csv"
     write_sample(export, FIRST, days)
     split_export(export, tmp / "landing")
-    return tmp / "landing", f"GENERATED sample (etl.retail.sample), {days} days: not comparable with the real set"
+    return (
+        tmp / "landing",
+        f"GENERATED sample (reliable_etl.retail.sample), {days} days: not comparable with the real set",
+    )
 
 
 def deadlocks(uri: str) -> int:

@@ -2,7 +2,7 @@
 
     python bench/bench_files.py [--records 1000000] [--repeat 3]
 
-1. Parse: etl.files.parser.parse_file of a CDNOW-layout file of --records records (types
+1. Parse: reliable_etl.files.parser.parse_file of a CDNOW-layout file of --records records (types
    and validation included) vs pandas.read_fwf of the same file (colspecs given, default type
    inference) and vs plain Python slicing of its lines (no types, no checks: a floor for any
    per-record Python code). Target: parse_file >= 3x read_fwf in records/s. Also reported: the
@@ -40,8 +40,8 @@ from _common import (
     write_results,
 )
 
-from etl.files.layouts import FileLayout, load_relationships
-from etl.files.parser import parse_file
+from reliable_etl.files.layouts import FileLayout, load_relationships
+from reliable_etl.files.parser import parse_file
 
 REAL_CDNOW = SHARED / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 TARGET_PARSE_VS_READ_FWF = 3.0  # parse_file records/s / read_fwf records/s, at least
@@ -189,12 +189,12 @@ def bench_load(src: Source, repeat: int) -> dict:
     """Our unit of work against a raw COPY of the same parsed rows (both commit)."""
     import logging
 
-    from etl import db
-    from etl.files.load import _load_once
-    from etl.ops import init_schema
-    from etl.ops.logs import PipelineLogger
+    from reliable_etl import db
+    from reliable_etl.files.load import _load_once
+    from reliable_etl.ops import init_schema
+    from reliable_etl.ops.logs import PipelineLogger
 
-    logging.getLogger("etl").setLevel(logging.WARNING)  # the stage lines of every repetition
+    logging.getLogger("reliable_etl").setLevel(logging.WARNING)  # the stage lines of every repetition
     init_schema()
     parsed = parse_file(src.path, src.layouts)
     data = parsed.tables[0].copy_data

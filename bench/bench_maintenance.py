@@ -44,9 +44,9 @@ TARGET_BACKUP_RATIO = 1.2
 
 
 def load_retail(tmp: Path) -> int:
-    from etl.retail.gold import rebuild_gold
-    from etl.retail.landing import split_export
-    from etl.retail.load import load_day
+    from reliable_etl.retail.gold import rebuild_gold
+    from reliable_etl.retail.landing import split_export
+    from reliable_etl.retail.load import load_day
 
     csv_path = tmp / "online_retail.csv"
     with gzip.open(REAL_RETAIL, "rb") as src, csv_path.open("wb") as out:
@@ -67,9 +67,9 @@ def load_retail(tmp: Path) -> int:
 def load_sync() -> int:
     from bench_sync import fake_server
 
-    from etl.sync.github import GitHubSync
-    from etl.sync.jira import JiraSync
-    from etl.sync.runner import sync_queue
+    from reliable_etl.sync.github import GitHubSync
+    from reliable_etl.sync.jira import JiraSync
+    from reliable_etl.sync.runner import sync_queue
 
     repos = {f"bench/repo-{n:02d}": 2000 for n in range(20)}
     projects = {f"P{n}": 5000 for n in range(5)}
@@ -79,7 +79,7 @@ def load_sync() -> int:
             {"conn_type": "http", "host": url, "login": "me", "password": "t", "extra": {"deployment": "cloud"}}
         )
         os.environ["ETL_JIRA_SAFETY_LAG_SECONDS"] = "0"
-        from etl.config import settings
+        from reliable_etl.config import settings
 
         settings.cache_clear()
         items = 0
@@ -102,8 +102,8 @@ def timed_ms(name: str, body, repeat: int) -> Timing:
 
 
 def bench_backup(repeat: int, tmp: Path) -> tuple[Timing, Timing, dict]:
-    from etl import db
-    from etl.maintenance.backup import _tool_target, backup_critical_data, binaries_for, warehouse_params
+    from reliable_etl import db
+    from reliable_etl.maintenance.backup import _tool_target, backup_critical_data, binaries_for, warehouse_params
 
     with db.connect(autocommit=True) as conn:
         major = conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0]
@@ -151,15 +151,15 @@ def main() -> int:
         )
         import logging
 
-        logging.getLogger("etl").setLevel(logging.WARNING)
-        from etl.config import settings
+        logging.getLogger("reliable_etl").setLevel(logging.WARNING)
+        from reliable_etl.config import settings
 
         settings.cache_clear()
-        from etl.maintenance.analytics import mirror_gold
-        from etl.maintenance.health import health_check
-        from etl.maintenance.tasks import run_job
-        from etl.maintenance.watchdog import watchdog
-        from etl.ops import init_schema
+        from reliable_etl.maintenance.analytics import mirror_gold
+        from reliable_etl.maintenance.health import health_check
+        from reliable_etl.maintenance.tasks import run_job
+        from reliable_etl.maintenance.watchdog import watchdog
+        from reliable_etl.ops import init_schema
 
         init_schema()
         print("loading the warehouse", flush=True)

@@ -2,7 +2,7 @@
 
 The fake server (``etl sync fake-server``) runs in a process of its own with a fixed latency
 per request, so its work does not share this process's interpreter. A full pass of every
-entity runs through ``etl.sync.runner.sync_queue`` (the code path of ``etl sync``) with
+entity runs through ``reliable_etl.sync.runner.sync_queue`` (the code path of ``etl sync``) with
 ``--concurrency`` entities at once:
 
     floor     = requests x latency / concurrency   (what the latency alone costs)
@@ -43,7 +43,7 @@ def fake_server(port: int, latency_ms: float, repos: dict, projects: dict):
 
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "etl.cli", "sync", "fake-server", "--port", str(port),
+            sys.executable, "-m", "reliable_etl.cli", "sync", "fake-server", "--port", str(port),
             "--latency-ms", str(latency_ms),
             "--repos", ",".join(f"{k}:{v}" for k, v in repos.items()),
             "--projects", ",".join(f"{k}:{v}" for k, v in projects.items()),
@@ -74,7 +74,7 @@ class CheckpointClock:
     """Time spent in EntityRun._write (the checkpoint UPDATE), per thread, summed."""
 
     def __init__(self) -> None:
-        from etl.sync.jobs import EntityRun
+        from reliable_etl.sync.jobs import EntityRun
 
         self.total = 0.0
         self.lock = threading.Lock()
@@ -91,16 +91,16 @@ class CheckpointClock:
         EntityRun._write = timed
 
     def restore(self) -> None:
-        from etl.sync.jobs import EntityRun
+        from reliable_etl.sync.jobs import EntityRun
 
         EntityRun._write = self.original
 
 
 def run_service(service: str, entities: list[str], concurrency: int, latency: float) -> dict:
-    from etl import db
-    from etl.sync.github import GitHubSync
-    from etl.sync.jira import JiraSync
-    from etl.sync.runner import sync_entity, sync_queue
+    from reliable_etl import db
+    from reliable_etl.sync.github import GitHubSync
+    from reliable_etl.sync.jira import JiraSync
+    from reliable_etl.sync.runner import sync_entity, sync_queue
 
     sync_class = GitHubSync if service == "github" else JiraSync
     with db.connect(autocommit=True) as conn:
@@ -123,7 +123,7 @@ def run_service(service: str, entities: list[str], concurrency: int, latency: fl
             with lock:
                 entity_time["total"] += time.perf_counter() - started
 
-    import etl.sync.runner as runner
+    import reliable_etl.sync.runner as runner
 
     runner.sync_entity = per_entity
     try:
@@ -178,8 +178,8 @@ def main() -> int:
         os.environ.setdefault("ETL_LOG_TO_DB", "0")  # the log table is not what is measured
         import logging
 
-        logging.getLogger("etl").setLevel(logging.WARNING)
-        from etl.ops import init_schema
+        logging.getLogger("reliable_etl").setLevel(logging.WARNING)
+        from reliable_etl.ops import init_schema
 
         init_schema()
         print(f"fake server at {url}, {args.latency_ms:g} ms per request", flush=True)

@@ -19,7 +19,7 @@ import psycopg
 
 from chaos.compare import Snapshot, snapshot
 from chaos.workspace import Ran, Workspace
-from etl.config import PROJECT_ROOT
+from reliable_etl.config import PROJECT_ROOT
 
 SAMPLE_CSV = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
 
@@ -121,7 +121,7 @@ class RetailWorkload(Workload):
     @classmethod
     def sample(cls, root: Path) -> RetailWorkload:
         """The shipped sample: 14 days across the January/February month end."""
-        from etl.retail.landing import split_export
+        from reliable_etl.retail.landing import split_export
 
         split_export(SAMPLE_CSV, root / "landing")
         return cls("retail-14d", root / "landing", dt.date(2011, 1, 24), dt.date(2011, 2, 6))
@@ -129,8 +129,8 @@ class RetailWorkload(Workload):
     @classmethod
     def long(cls, root: Path) -> RetailWorkload:
         """62 generated days across three month ends: long enough to be hit mid-run."""
-        from etl.retail.landing import split_export
-        from etl.retail.sample import write_sample
+        from reliable_etl.retail.landing import split_export
+        from reliable_etl.retail.sample import write_sample
 
         first = dt.date(2011, 1, 20)
         write_sample(root / "export.csv", first, 62)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psycopg
 
-ETL = [sys.executable, "-m", "etl.cli", "-v"]
+ETL = [sys.executable, "-m", "reliable_etl.cli", "-v"]
 KILLED = -9  # returncode of a process that died of SIGKILL
 TEMPFAIL = 75  # the CLI's "a service is unavailable or a unit busy: run it again"
 

@@ -27,9 +27,9 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from etl.config import settings
-from etl.sync.operators import GitHubSyncOperator, JiraSyncOperator, configured_entities
-from etl.tasks import task_defaults
+from reliable_etl.config import settings
+from reliable_etl.sync.operators import GitHubSyncOperator, JiraSyncOperator, configured_entities
+from reliable_etl.tasks import task_defaults
 
 cfg = settings()
 
@@ -67,7 +67,7 @@ cfg = settings()
 def engineering_sync() -> None:
     @task
     def ensure_schema() -> list[str]:
-        from etl.ops import init_schema
+        from reliable_etl.ops import init_schema
 
         return init_schema()
 

@@ -15,8 +15,8 @@ import datetime as dt
 
 from airflow.sdk import dag, task
 
-from etl.retail.assets import GOLD_ASSETS
-from etl.tasks import task_defaults
+from reliable_etl.retail.assets import GOLD_ASSETS
+from reliable_etl.tasks import task_defaults
 
 
 @dag(
@@ -32,7 +32,7 @@ from etl.tasks import task_defaults
 def etl_analytics_mirror() -> None:
     @task(multiple_outputs=False)  # one XCom: the summary
     def mirror(run_id=None) -> dict:
-        from etl.maintenance.tasks import run_job
+        from reliable_etl.maintenance.tasks import run_job
 
         return run_job("analytics_mirror", run_id=run_id)
 

@@ -23,7 +23,7 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from etl.tasks import task_defaults
+from reliable_etl.tasks import task_defaults
 
 
 @dag(
@@ -39,13 +39,13 @@ from etl.tasks import task_defaults
 def etl_maintenance_daily() -> None:
     @task(multiple_outputs=False)  # one XCom: the summary
     def backup_critical_data(run_id=None) -> dict:
-        from etl.maintenance.tasks import run_job
+        from reliable_etl.maintenance.tasks import run_job
 
         return run_job("backup_critical_data", run_id=run_id)
 
     @task(multiple_outputs=False)  # one XCom: the summary
     def cleanup_old_data(run_id=None) -> dict:
-        from etl.maintenance.tasks import run_job
+        from reliable_etl.maintenance.tasks import run_job
 
         return run_job("cleanup_old_data", run_id=run_id)
 

@@ -22,7 +22,7 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from etl.tasks import task_defaults
+from reliable_etl.tasks import task_defaults
 
 
 @dag(
@@ -39,7 +39,7 @@ from etl.tasks import task_defaults
 def etl_maintenance_health() -> None:
     @task(multiple_outputs=False, execution_timeout=dt.timedelta(minutes=5))
     def health_check(run_id=None) -> dict:
-        from etl.maintenance.tasks import run_job
+        from reliable_etl.maintenance.tasks import run_job
 
         return run_job("health_check", run_id=run_id)
 

@@ -16,7 +16,7 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from etl.tasks import task_defaults
+from reliable_etl.tasks import task_defaults
 
 
 @dag(
@@ -32,7 +32,7 @@ from etl.tasks import task_defaults
 def etl_maintenance_weekly() -> None:
     @task(multiple_outputs=False)  # one XCom: the summary
     def optimize_database(run_id=None) -> dict:
-        from etl.maintenance.tasks import run_job
+        from reliable_etl.maintenance.tasks import run_job
 
         return run_job("optimize_database", run_id=run_id)
 

@@ -26,8 +26,8 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, PokeReturnValue, dag, task
 
-from etl.maintenance.alerts import files_deadline
-from etl.tasks import task_defaults
+from reliable_etl.maintenance.alerts import files_deadline
+from reliable_etl.tasks import task_defaults
 
 
 @dag(
@@ -44,19 +44,19 @@ from etl.tasks import task_defaults
 def files_nightly() -> None:
     @task
     def ensure_schema() -> list[str]:
-        from etl.ops import init_schema
+        from reliable_etl.ops import init_schema
 
         return init_schema()
 
     @task.sensor(mode="reschedule", poke_interval=300, timeout=24 * 3600)
     def wait_for_files(run_id=None, logical_date=None) -> PokeReturnValue:
-        from etl.files.tasks import poke_for_files
+        from reliable_etl.files.tasks import poke_for_files
 
         return poke_for_files(run_id=run_id, logical_date=logical_date)
 
     @task(multiple_outputs=False)  # one XCom: the summary
     def load_file(path: str, run_id=None) -> dict:
-        from etl.files.tasks import load_one
+        from reliable_etl.files.tasks import load_one
 
         return load_one(path, run_id=run_id)
 
@@ -64,7 +64,7 @@ def files_nightly() -> None:
         multiple_outputs=False, trigger_rule="all_done"
     )  # reports failures too, then fails the run if a file failed or never came
     def report(run_id=None, dag_run=None, ti=None) -> dict:
-        from etl.files.tasks import report_run
+        from reliable_etl.files.tasks import report_run
 
         found = ti.xcom_pull(task_ids="wait_for_files") if ti else None
         return report_run(run_id=run_id, started=dag_run.start_date if dag_run else None, found=found)

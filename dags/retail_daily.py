@@ -24,12 +24,12 @@ import datetime as dt
 from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, chain, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from etl.config import settings
-from etl.maintenance.alerts import retail_deadline
-from etl.operators import GoldUpsertOperator
-from etl.retail import RETAIL_GOLD_ARGS
-from etl.retail.assets import GOLD_ASSETS
-from etl.tasks import day_of, fail_fast_on_bad_input, task_defaults
+from reliable_etl.config import settings
+from reliable_etl.maintenance.alerts import retail_deadline
+from reliable_etl.operators import GoldUpsertOperator
+from reliable_etl.retail import RETAIL_GOLD_ARGS
+from reliable_etl.retail.assets import GOLD_ASSETS
+from reliable_etl.tasks import day_of, fail_fast_on_bad_input, task_defaults
 
 cfg = settings()
 
@@ -49,7 +49,7 @@ cfg = settings()
 def retail_daily() -> None:
     @task.sensor(mode="reschedule", poke_interval=300, timeout=24 * 3600)
     def wait_for_landing_file(data_interval_start=None, data_interval_end=None) -> PokeReturnValue:
-        from etl.retail.landing import landing_path
+        from reliable_etl.retail.landing import landing_path
 
         path = landing_path(cfg.retail_landing_dir, day_of(data_interval_start))
         deadline = data_interval_end + dt.timedelta(hours=cfg.retail_file_wait_hours)
@@ -60,8 +60,8 @@ def retail_daily() -> None:
     @task(multiple_outputs=False)  # one XCom: the summary
     @fail_fast_on_bad_input
     def load_day(run_id=None, data_interval_start=None) -> dict:
-        from etl.ops import init_schema
-        from etl.retail.load import load_day
+        from reliable_etl.ops import init_schema
+        from reliable_etl.retail.load import load_day
 
         init_schema()
         return load_day(day_of(data_interval_start), run_id=run_id).as_dict()

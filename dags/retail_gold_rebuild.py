@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from etl.operators import GoldUpsertOperator
-from etl.retail import RETAIL_GOLD_ARGS
-from etl.retail.assets import GOLD_ASSETS
+from reliable_etl.operators import GoldUpsertOperator
+from reliable_etl.retail import RETAIL_GOLD_ARGS
+from reliable_etl.retail.assets import GOLD_ASSETS
 
 
 @dag(
@@ -48,13 +48,13 @@ from etl.retail.assets import GOLD_ASSETS
 def retail_gold_rebuild() -> None:
     @task
     def ensure_schema() -> list[str]:
-        from etl.ops import init_schema
+        from reliable_etl.ops import init_schema
 
         return init_schema()
 
     @task
     def months(params=None) -> list[str]:
-        from etl.retail.gold import months_to_publish
+        from reliable_etl.retail.gold import months_to_publish
 
         chosen = months_to_publish(params["year"], params["month"], reset=params["reset"])
         return [f"{year:04d}-{month:02d}" for year, month in chosen]

@@ -26,5 +26,5 @@ airflow users create --role Op --username "${AIRFLOW_API_USERNAME}" --password "
 echo "== pools"
 airflow pools import "${root}/include/airflow/pools.json"
 echo "== warehouse schemas"
-python -m etl.cli init
+python -m reliable_etl.cli init
 echo "== init done"

@@ -1,6 +1,6 @@
 """`make demo`: the retail pipeline catching up day by day through a real Airflow scheduler.
 
-Starts the local stack (etl.local_stack) from nothing: the embedded warehouse (unless
+Starts the local stack (reliable_etl.local_stack) from nothing: the embedded warehouse (unless
 AIRFLOW_CONN_WAREHOUSE is set, which is never reset), the shipped sample (or --source FILE)
 split into daily landing files, Airflow on the stack's home; unpauses `retail_daily` and lets
 it catch up over a window that crosses a month end, printing each day as it finishes. Then
@@ -30,8 +30,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the catch-up")
     args = parser.parse_args()
 
-    from etl import db, local_stack
-    from etl.retail.landing import split_export
+    from reliable_etl import db, local_stack
+    from reliable_etl.retail.landing import split_export
 
     os.environ.update(ETL_RETAIL_START_DATE=args.first.isoformat(), ETL_RETAIL_END_DATE=args.last.isoformat())
     step("starting the local stack from nothing (Airflow home and metadata, landing files, warehouse schemas)")
@@ -39,8 +39,8 @@ def main() -> int:
     airflow = local_stack.local_airflow(port=None)  # a free port: the demo never collides with `make up`
     os.environ.update({k: v for k, v in airflow.extra_env.items() if k.startswith("AIRFLOW_CONN_")})
 
-    from etl.ops import init_schema
-    from etl.retail.report import format_summary, summary
+    from reliable_etl.ops import init_schema
+    from reliable_etl.retail.report import format_summary, summary
 
     init_schema()
     landing = Path(airflow.extra_env["ETL_RETAIL_LANDING_DIR"])

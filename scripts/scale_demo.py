@@ -2,7 +2,7 @@
 
 A private Airflow 3.3 with the CeleryExecutor, laid out as docker-compose.yaml lays it out but
 without Docker: Redis as broker (the local one, 127.0.0.1:6379 database 5, else a private
-redis-server), PostgreSQL for Airflow's metadata and for the warehouse (etl.scratch: the local
+redis-server), PostgreSQL for Airflow's metadata and for the warehouse (reliable_etl.scratch: the local
 server, else an embedded one), two workers started as ``airflow celery worker -H w1`` / ``-H w2``.
 
 1. retail_daily catches up 4 days across a month end, engineering_sync syncs 8 repositories and
@@ -42,8 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dags"))
 
-from etl import scratch  # noqa: E402
-from etl.airflow_local import CELERY_EXECUTOR, POOLS, LocalAirflow, celery_broker  # noqa: E402
+from reliable_etl import scratch  # noqa: E402
+from reliable_etl.airflow_local import CELERY_EXECUTOR, POOLS, LocalAirflow, celery_broker  # noqa: E402
 
 FIRST_DAY, LAST_DAY = dt.date(2011, 1, 29), dt.date(2011, 2, 1)  # across the January month end
 REPOS = {f"acme/service-{n}": 1000 for n in range(1, 9)}  # 20 pages of 50 each
@@ -140,7 +140,7 @@ class Inputs:
 
 def prepare_inputs(workdir: Path) -> Inputs:
     """The sample's daily files, and a CDNOW_master.txt of the shipped layout (fixed seed)."""
-    from etl.retail.landing import split_export
+    from reliable_etl.retail.landing import split_export
 
     inputs = Inputs(
         workdir / "landing", workdir / "drop", workdir / "clean-drop", ROOT / "include" / "files" / "relationships.json"
@@ -182,7 +182,7 @@ def run_scenario(
 
     ``inspect(warehouse_uri, fake_server)``, when given, runs before the databases are dropped;
     its result is the report's `inspected`."""
-    from etl.sync.fake import FakeServer
+    from reliable_etl.sync.fake import FakeServer
 
     timings: dict[str, float] = {}
     clock = time.monotonic()
@@ -324,7 +324,7 @@ def stack_status(af: LocalAirflow) -> dict:
     """`etl status --json` against the running stack, as an operator would run it."""
     env = {**af.environ(), "AIRFLOW_CONN_AIRFLOW_API": af.base_url}
     proc = subprocess.run(
-        [sys.executable, "-m", "etl.cli", "status", "--json"],
+        [sys.executable, "-m", "reliable_etl.cli", "status", "--json"],
         check=False,
         env=env,
         capture_output=True,
@@ -343,7 +343,7 @@ def clean_run(warehouse: str, fake_url: str, inputs: Inputs, workdir: Path) -> N
     env.update({"AIRFLOW_HOME": str(workdir / "clean-airflow-home"), "AIRFLOW_CONN_WAREHOUSE": warehouse,
                 **fake_connections(fake_url), **SETTINGS, "ETL_HOME": str(workdir / "clean-home"),
                 "ETL_LOG_TO_DB": "0"})  # fmt: skip
-    etl = [sys.executable, "-m", "etl.cli"]
+    etl = [sys.executable, "-m", "reliable_etl.cli"]
     for args in (
         ["retail", "run", "--from", FIRST_DAY.isoformat(), "--to", LAST_DAY.isoformat(),
          "--landing", str(inputs.landing)],

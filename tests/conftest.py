@@ -1,6 +1,6 @@
 """Test fixtures: a fresh PostgreSQL database for every test run, never a mock.
 
-The server is chosen by etl.scratch: ETL_TEST_PG_URI, else 127.0.0.1:5432 when it answers,
+The server is chosen by reliable_etl.scratch: ETL_TEST_PG_URI, else 127.0.0.1:5432 when it answers,
 else an embedded PostgreSQL (pgserver); ETL_TEST_EMBEDDED=1 forces the embedded one. Each run
 creates its own database and drops it at the end.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from etl import scratch
+from reliable_etl import scratch
 
 # Airflow reads AIRFLOW_HOME at import: keep DagBag and friends out of ~/airflow
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="etl-tests-airflow-"))
@@ -28,7 +28,7 @@ REAL_CDNOW = SHARED / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """An admin URI (libpq form) of the PostgreSQL server the run uses (see etl.scratch)."""
+    """An admin URI (libpq form) of the PostgreSQL server the run uses (see reliable_etl.scratch)."""
     with scratch.server() as (admin_uri, _source):
         yield admin_uri
 
@@ -51,7 +51,7 @@ def airflow_metadata_db(pg_server: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def schema(warehouse_uri: str) -> str:
-    from etl.ops import init_schema
+    from reliable_etl.ops import init_schema
 
     init_schema()
     return warehouse_uri
@@ -60,7 +60,7 @@ def schema(warehouse_uri: str) -> str:
 @pytest.fixture
 def conn(schema: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the test warehouse, for assertions."""
-    from etl import db
+    from reliable_etl import db
 
     with db.connect(autocommit=True, application_name="etl tests") as c:
         yield c
@@ -97,7 +97,7 @@ def etl_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
     The settings cache is cleared again at teardown, after the variables are restored.
     """
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     yield monkeypatch
     monkeypatch.undo()
@@ -107,7 +107,7 @@ def etl_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 @pytest.fixture
 def fast_retry(etl_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Retry waits of milliseconds, so tests exercise the policy without sleeping for it."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     etl_env.setenv("ETL_RETRY_WAIT_MIN", "0.001")
     etl_env.setenv("ETL_RETRY_WAIT_MAX", "0.01")
@@ -118,7 +118,7 @@ def fast_retry(etl_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 @pytest.fixture
 def sample_landing(tmp_path: Path) -> Path:
     """The shipped sample split into daily landing files (2011-01-24 .. 2011-02-06) in a tmp dir."""
-    from etl.retail.landing import split_export
+    from reliable_etl.retail.landing import split_export
 
     landing = tmp_path / "landing"
     split_export(SAMPLE_CSV, landing)
@@ -132,7 +132,7 @@ def _flush_etl_logs() -> Iterator[None]:
     yield
     import sys
 
-    if logs := sys.modules.get("etl.ops.logs"):
+    if logs := sys.modules.get("reliable_etl.ops.logs"):
         logs.flush_logs(force=True)
         for sink in logs._sinks:
             sink.buffer.clear()
@@ -180,7 +180,7 @@ SYNC_TEST_SETTINGS = {
 @pytest.fixture
 def fake() -> Iterator:
     """A fake Jira + GitHub on a loopback port; GitHub validates queries on its real schema when present."""
-    from etl.sync.fake import FakeServer
+    from reliable_etl.sync.fake import FakeServer
 
     with FakeServer(github_schema_path=GITHUB_SCHEMA if GITHUB_SCHEMA.exists() else None) as srv:
         yield srv
@@ -189,7 +189,7 @@ def fake() -> Iterator:
 @pytest.fixture
 def sync_env(fake, etl_env: pytest.MonkeyPatch, conn: psycopg.Connection):
     """The fake server as the `github_default` / `jira_default` Connections, sync tables empty."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     for key, value in {**fake_connections(fake.url), **SYNC_TEST_SETTINGS}.items():
         etl_env.setenv(key, value)
@@ -243,7 +243,7 @@ def github_rows(conn: psycopg.Connection, repo: str) -> list[dict]:
 
 def jira_truth(fake, project: str) -> list[dict]:
     """The fake's issues of a project: id, key, and the synced fields as delivered."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     wanted = settings().jira_fields
     return [
@@ -338,8 +338,8 @@ CLASS = [student(n, name) for n, name in enumerate(["Zoë", "Ana", "Björn", "Ch
 @pytest.fixture
 def files_env(tmp_path: Path, etl_env: pytest.MonkeyPatch, conn: psycopg.Connection) -> dict[str, Path]:
     """A drop and an archive directory, the students layout, empty file tables and ledger."""
-    from etl.config import settings
-    from etl.ops import init_schema
+    from reliable_etl.config import settings
+    from reliable_etl.ops import init_schema
 
     dirs = {"drop": tmp_path / "drop", "archive": tmp_path / "archive", "relationships": tmp_path / "rel.json"}
     dirs["drop"].mkdir()

@@ -7,7 +7,7 @@ chaos.workspace). This case searches, for each secret in every shape it could ta
 - every task log: the output of every `etl -v` process the suite ran (its logs included),
   and the task logs of any real Airflow it ran;
 - every table of every database the suite created (ops, data, snapshots: all schemas);
-- a verified backup (``etl.maintenance.backup``, the `etl backup` module) of one database per
+- a verified backup (``reliable_etl.maintenance.backup``, the `etl backup` module) of one database per
   case, read back with pg_restore: its SQL text and its manifest;
 - every notification body the Slack/Teams stand-in received.
 
@@ -71,7 +71,7 @@ def _canary() -> bool:
 def _backup(ctx, db: str) -> Path | None:
     """A verified backup of ``db`` by the maintenance job's code, as a task process makes it."""
     ws = ctx.ws
-    code = "from etl.maintenance.backup import backup_critical_data as b; print('BACKUP', b().backup_location)"
+    code = "from reliable_etl.maintenance.backup import backup_critical_data as b; print('BACKUP', b().backup_location)"
     log = ws.log_path(f"backup-{db}")
     env = ws.env(db, extra={"ETL_BACKUP_SCHEMAS": BACKUP_SCHEMAS})
     with log.open("w", encoding="utf-8") as out:
@@ -83,7 +83,7 @@ def _backup(ctx, db: str) -> Path | None:
 
 
 def _backup_text(directory: Path) -> str:
-    from etl.maintenance.backup import ARCHIVE, MANIFEST, available_binaries
+    from reliable_etl.maintenance.backup import ARCHIVE, MANIFEST, available_binaries
 
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     found = available_binaries(None)

@@ -11,7 +11,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
-from etl.config import settings
+from reliable_etl.config import settings
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 GOLD_ASSET_NAMES = {"gold.fact_sales_monthly", "gold.fact_product_performance", "gold.fact_country_sales"}
@@ -38,7 +38,7 @@ def test_no_import_errors(dagbag: DagBag) -> None:
 
 
 def test_shared_code_is_not_parsed_as_dags(dagbag: DagBag) -> None:
-    """dags/etl/ is a package imported by the DAG files, kept out of parsing by .airflowignore."""
+    """dags/reliable_etl/ is a package imported by the DAG files, kept out of parsing by .airflowignore."""
     assert {Path(dag.fileloc).parent for dag in dagbag.dags.values()} == {DAGS_DIR}
 
 
@@ -178,7 +178,7 @@ def test_engineering_sync_schedule_and_params(dagbag: DagBag) -> None:
 def test_engineering_sync_maps_one_task_per_entity_in_per_service_pools(dagbag: DagBag) -> None:
     import json
 
-    from etl.config import PROJECT_ROOT
+    from reliable_etl.config import PROJECT_ROOT
 
     dag = dagbag.dags["engineering_sync"]
     pools = json.loads((PROJECT_ROOT / "include" / "airflow" / "pools.json").read_text())

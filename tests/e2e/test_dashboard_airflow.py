@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from etl import scratch
-from etl.airflow_local import LocalAirflow
+from reliable_etl import scratch
+from reliable_etl.airflow_local import LocalAirflow
 from tests.unit.dashboard_support import (
     CONNECTION_ENV,
     DB_PASSWORD,
@@ -175,7 +175,7 @@ class Dashboard:
 
 @pytest.fixture(scope="module")
 def warehouse(schema: str) -> Iterator[psycopg.Connection]:
-    from etl import db
+    from reliable_etl import db
 
     with db.connect(autocommit=True, application_name="etl dashboard tests") as conn:
         seed(conn)
@@ -258,8 +258,8 @@ def test_the_plugin_is_registered_with_its_page_and_app(dash: Dashboard) -> None
 
 
 def test_health_and_metrics_equal_what_the_ops_tables_hold(dash: Dashboard, warehouse) -> None:
-    from etl.dashboard.datamodels.health import HealthResponse
-    from etl.dashboard.datamodels.metrics import MetricsResponse
+    from reliable_etl.dashboard.datamodels.health import HealthResponse
+    from reliable_etl.dashboard.datamodels.metrics import MetricsResponse
 
     health = HealthResponse.model_validate(dash.get("/etl/health").json())
     metrics = MetricsResponse.model_validate(dash.get("/etl/metrics").json())
@@ -279,9 +279,9 @@ def test_health_and_metrics_equal_what_the_ops_tables_hold(dash: Dashboard, ware
 
 
 def test_checkpoints_timeline_and_errors_equal_the_tables(dash: Dashboard, warehouse) -> None:
-    from etl.dashboard.datamodels.checkpoints import CheckpointsResponse
-    from etl.dashboard.datamodels.errors import ErrorsResponse
-    from etl.dashboard.datamodels.timeline import TimelineResponse
+    from reliable_etl.dashboard.datamodels.checkpoints import CheckpointsResponse
+    from reliable_etl.dashboard.datamodels.errors import ErrorsResponse
+    from reliable_etl.dashboard.datamodels.timeline import TimelineResponse
 
     checkpoints = CheckpointsResponse.model_validate(dash.get("/etl/checkpoints").json())
     months = warehouse.execute(
@@ -400,9 +400,9 @@ def test_recover_unblocks_the_catch_up_and_the_days_run_in_order(dash: Dashboard
 
 def _load_sample(conn: psycopg.Connection, tmp: Path) -> None:
     """The shipped sample through the daily path; day 27 loses its data (a gap), day 28 fails."""
-    from etl.retail.gold import rebuild_gold
-    from etl.retail.landing import split_export
-    from etl.retail.load import load_day
+    from reliable_etl.retail.gold import rebuild_gold
+    from reliable_etl.retail.landing import split_export
+    from reliable_etl.retail.load import load_day
 
     split = split_export(SAMPLE, tmp / "landing")
     for n in range(split.files):
@@ -437,7 +437,7 @@ def _open(browser, dash: Dashboard, user: str):
 
 def test_the_page_shows_the_grid_timeline_chart_and_errors_and_recovers(dash: Dashboard, warehouse, tmp_path) -> None:
     """In headless Chromium, as a viewer and as an admin: what each sees, the Recover button, the UI's iframe."""
-    from etl.dashboard.browser import Chromium, available
+    from reliable_etl.dashboard.browser import Chromium, available
 
     if why := available():
         pytest.skip(why)

@@ -1,6 +1,6 @@
 """A Deadline Alert fires through a real scheduler and triggerer and reaches Slack; catch-up runs do not.
 
-The toy DAG uses the bundle's own ``etl.maintenance.alerts.deadline_alert`` (the factory of
+The toy DAG uses the bundle's own ``reliable_etl.maintenance.alerts.deadline_alert`` (the factory of
 retail_daily's and files_nightly's deadlines) with a deadline 5 seconds after the logical date;
 its only task sleeps 60. Run 1 (logical date now) misses it: the scheduler sees the deadline
 missed, the triggerer runs the ``AsyncCallback`` (the Slack provider's ``SlackWebhookNotifier``),
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.airflow_local import LocalAirflow
+from reliable_etl.airflow_local import LocalAirflow
 
 DAG_ID = "toy_deadline"
 DAG_FILE = '''\
@@ -31,7 +31,7 @@ import time
 
 from airflow.sdk import dag, task
 
-from etl.maintenance.alerts import deadline_alert
+from reliable_etl.maintenance.alerts import deadline_alert
 
 
 @dag(

@@ -25,8 +25,8 @@ from conftest import (
     transitions,
 )
 
-from etl.airflow_local import LocalAirflow
-from etl.sync.fake import Fault
+from reliable_etl.airflow_local import LocalAirflow
+from reliable_etl.sync.fake import Fault
 
 pytestmark = pytest.mark.slow
 

@@ -23,13 +23,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from etl.airflow_local import AIRFLOW_BIN, free_port
-from etl.recovery import AirflowApi
+from reliable_etl.airflow_local import AIRFLOW_BIN, free_port
+from reliable_etl.recovery import AirflowApi
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-ETL = [sys.executable, "-m", "etl.cli"]
+ETL = [sys.executable, "-m", "reliable_etl.cli"]
 GOLD_ASSETS = {"gold.fact_sales_monthly", "gold.fact_product_performance", "gold.fact_country_sales"}
 
 

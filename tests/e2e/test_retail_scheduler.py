@@ -16,12 +16,12 @@ import psycopg
 import pytest
 from conftest import table_fingerprint
 
-from etl import scratch
-from etl.airflow_local import LocalAirflow
-from etl.recovery import recover
-from etl.retail.gold import gold_for_day
-from etl.retail.landing import landing_path, split_export
-from etl.retail.load import load_day
+from reliable_etl import scratch
+from reliable_etl.airflow_local import LocalAirflow
+from reliable_etl.recovery import recover
+from reliable_etl.retail.gold import gold_for_day
+from reliable_etl.retail.landing import landing_path, split_export
+from reliable_etl.retail.load import load_day
 
 pytestmark = pytest.mark.slow
 
@@ -146,8 +146,8 @@ def test_failed_day_blocks_later_days_until_recover(tmp_path, pg_server, clean_r
     with scratch.database(pg_server, prefix="etl_test_clean") as name:
         os.environ["AIRFLOW_CONN_WAREHOUSE"] = scratch.airflow_conn_uri(pg_server, name)
         try:
-            from etl import db
-            from etl.ops import init_schema
+            from reliable_etl import db
+            from reliable_etl.ops import init_schema
 
             init_schema()
             for day in _days():

@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from etl.airflow_local import LocalAirflow
-from etl.maintenance.watchdog import watchdog
-from etl.retail.landing import landing_path, split_export
+from reliable_etl.airflow_local import LocalAirflow
+from reliable_etl.maintenance.watchdog import watchdog
+from reliable_etl.retail.landing import landing_path, split_export
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def _delete_day(conn: psycopg.Connection, day: dt.date) -> None:
 def test_watchdog_finds_the_gaps_and_the_scheduler_repairs_them_in_order(
     tmp_path, schema, conn, clean_retail, airflow_metadata_db, etl_env
 ) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     landing = tmp_path / "landing"
     split_export(SAMPLE, landing)

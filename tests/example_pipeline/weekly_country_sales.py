@@ -16,7 +16,7 @@ from pathlib import Path
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag
 
-from etl.operators import GoldUpsertOperator
+from reliable_etl.operators import GoldUpsertOperator
 
 WEEKLY = Asset(name="gold.weekly_country_sales", group="example")
 

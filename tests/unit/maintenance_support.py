@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from etl import scratch
+from reliable_etl import scratch
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
@@ -38,7 +38,7 @@ def closed_port() -> int:
 
 @pytest.fixture
 def maint_env(tmp_path: Path, fast_retry: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     home = tmp_path / "etl-home"
     home.mkdir()
@@ -60,7 +60,7 @@ def redis_ns(maint_env: pytest.MonkeyPatch) -> Iterator[str]:
     """The local Redis as ``redis_default``; every key of this test starts with the returned prefix."""
     import redis
 
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     prefix = f"etl:test-{uuid.uuid4().hex[:12]}:"
     maint_env.setenv("AIRFLOW_CONN_REDIS_DEFAULT", redis_conn())
@@ -77,7 +77,7 @@ def redis_ns(maint_env: pytest.MonkeyPatch) -> Iterator[str]:
 @pytest.fixture
 def redis_down(maint_env: pytest.MonkeyPatch) -> int:
     """``redis_default`` pointing at a closed loopback port; returns the port."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     port = closed_port()
     maint_env.setenv("AIRFLOW_CONN_REDIS_DEFAULT", redis_conn(port=port))
@@ -94,7 +94,7 @@ def private_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[scratch.Pri
 @pytest.fixture
 def private_warehouse(private_pg: scratch.PrivateServer, maint_env: pytest.MonkeyPatch) -> Iterator[str]:
     """A database of its own on the private server, as the ``warehouse`` Connection, schema applied."""
-    from etl.ops import init_schema
+    from reliable_etl.ops import init_schema
 
     if not private_pg.is_running():
         private_pg.start()

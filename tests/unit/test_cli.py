@@ -1,4 +1,4 @@
-"""The ``etl`` command, run in-process through ``etl.cli.main`` on the shipped sample."""
+"""The ``etl`` command, run in-process through ``reliable_etl.cli.main`` on the shipped sample."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from conftest import SAMPLE_CSV
 
-from etl.cli import main
+from reliable_etl.cli import main
 
 SAMPLE_ROWS = 544  # data rows of include/sample/online_retail_sample.csv
 

@@ -1,11 +1,11 @@
-"""`etl files ...` in-process through etl.cli.main: load, status with health, rollback."""
+"""`etl files ...` in-process through reliable_etl.cli.main: load, status with health, rollback."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import CLASS, students_file, table_fingerprint
 
-from etl.cli import main
+from reliable_etl.cli import main
 
 
 def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -70,7 +70,7 @@ def test_rollback_without_snapshots_is_a_clear_error(files_env, capsys):
     ],
 )
 def test_health_levels(failed: int, error_rate: float, level: str) -> None:
-    from etl.files.report import health
+    from reliable_etl.files.report import health
 
     runs = [
         {

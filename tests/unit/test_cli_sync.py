@@ -1,4 +1,4 @@
-"""`etl sync ...` in-process through etl.cli.main, against the fake Jira and GitHub."""
+"""`etl sync ...` in-process through reliable_etl.cli.main, against the fake Jira and GitHub."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 import pytest
 from conftest import fake_connections, github_rows, github_truth, jira_rows, jira_truth, sync_job
 
-from etl.cli import main
-from etl.sync.fake import Fault
+from reliable_etl.cli import main
+from reliable_etl.sync.fake import Fault
 
 
 def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -88,7 +88,7 @@ def test_bad_entity_names_are_refused_before_any_request(data, capsys):
 def test_issues_deleted_during_a_no_wait_pause_are_soft_deleted_by_the_next_run(data, conn, capsys, etl_env, mode):
     """A full pass stops at a rate limit (exit 75); meanwhile the issue at its keyset boundary and one
     it has not reached are deleted; the next run loads every remaining issue and soft-deletes both."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     data.jira.mode = mode
     for key, value in fake_connections(data.url, mode).items():

@@ -15,8 +15,8 @@ import pytest
 from dashboard_support import EXPECTED, RUNS, SECRETS, TABLES, expected_window, seed
 from prometheus_client.parser import text_string_to_metric_families
 
-from etl.dashboard.routes import checkpoints, errors, health, metrics, timeline
-from etl.dashboard.warehouse import Reader
+from reliable_etl.dashboard.routes import checkpoints, errors, health, metrics, timeline
+from reliable_etl.dashboard.warehouse import Reader
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def _leave_the_tables_empty(conn: psycopg.Connection) -> Iterator[None]:
 
 @pytest.fixture
 def seeded(conn: psycopg.Connection) -> dt.datetime:
-    from etl.dashboard import secrets
+    from reliable_etl.dashboard import secrets
 
     secrets.forget()
     return seed(conn)
@@ -169,7 +169,7 @@ def test_errors_are_the_latest_logged_errors_with_task_log_links(seeded, reader)
 
 
 def test_timeline_marks_processed_days_gaps_failures_and_the_days_behind(conn, reader, etl_env) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     seed(conn)
     etl_env.setenv("ETL_RETAIL_START_DATE", "2011-01-01")
@@ -205,7 +205,7 @@ def test_timeline_marks_processed_days_gaps_failures_and_the_days_behind(conn, r
 
 
 def test_timeline_ends_with_the_last_day_due(etl_env) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     etl_env.setenv("ETL_RETAIL_START_DATE", "2024-05-01")
     etl_env.delenv("ETL_RETAIL_END_DATE", raising=False)
@@ -263,7 +263,7 @@ def test_an_empty_warehouse_answers_empty_and_healthy(conn, reader) -> None:
 def test_secrets_in_the_tables_never_come_out(seeded, conn, etl_env) -> None:
     from dashboard_support import CONNECTION_ENV
 
-    from etl.dashboard import secrets
+    from reliable_etl.dashboard import secrets
 
     for name, value in CONNECTION_ENV.items():
         etl_env.setenv(name, value)

@@ -30,7 +30,7 @@ def _dependency_calls(dependant) -> list:
 def test_every_route_requires_a_signed_in_user() -> None:
     from airflow.api_fastapi.core_api.security import get_user
 
-    from etl.dashboard.api import create_app
+    from reliable_etl.dashboard.api import create_app
 
     routes = [r for r in create_app().routes if isinstance(r, APIRoute)]
     assert len(routes) >= 14
@@ -56,14 +56,14 @@ def test_every_route_requires_a_signed_in_user() -> None:
     ],
 )
 def test_without_a_token_the_answer_is_401(method: str, path: str) -> None:
-    from etl.dashboard.api import create_app
+    from reliable_etl.dashboard.api import create_app
 
     client = TestClient(create_app())
     assert client.request(method, path).status_code == 401
 
 
 def test_configured_connection_secrets_are_masked_wherever_they_appear(etl_env) -> None:
-    from etl.dashboard import secrets
+    from reliable_etl.dashboard import secrets
 
     for name, value in CONNECTION_ENV.items():
         etl_env.setenv(name, value)
@@ -87,7 +87,7 @@ def test_configured_connection_secrets_are_masked_wherever_they_appear(etl_env) 
 
 
 def test_sensitive_connection_extras_are_secrets_too(etl_env) -> None:
-    from etl.dashboard import secrets
+    from reliable_etl.dashboard import secrets
 
     etl_env.setenv(
         "AIRFLOW_CONN_VAULTISH",
@@ -105,7 +105,7 @@ def test_importing_the_plugin_builds_nothing() -> None:
     code = (
         "import sys, time; sys.path.insert(0, 'plugins'); t = time.perf_counter(); import etl_dashboard as p; "
         "took = time.perf_counter() - t; "
-        "print(p.EtlDashboardPlugin.fastapi_apps[0]['url_prefix'], 'etl.dashboard.api' in sys.modules, "
+        "print(p.EtlDashboardPlugin.fastapi_apps[0]['url_prefix'], 'reliable_etl.dashboard.api' in sys.modules, "
         "'airflow.api_fastapi.core_api.security' in sys.modules, round(took, 3))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -117,7 +117,7 @@ def test_in_the_api_server_the_plugin_builds_the_app_it_registers() -> None:
     """`airflow api-server` loads the plugin once: the app is built then, and what it mounts is our ASGI app."""
     code = (
         "import sys; sys.argv = ['airflow', 'api-server']; sys.path.insert(0, 'plugins'); import etl_dashboard as p; "
-        "from etl.dashboard import LazyApp; app = p.EtlDashboardPlugin.fastapi_apps[0]['app']; "
+        "from reliable_etl.dashboard import LazyApp; app = p.EtlDashboardPlugin.fastapi_apps[0]['app']; "
         "print(isinstance(app, LazyApp), app._app is not None, type(app.build()).__name__)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -125,14 +125,14 @@ def test_in_the_api_server_the_plugin_builds_the_app_it_registers() -> None:
 
 
 def test_the_external_view_opens_our_page_in_the_ui() -> None:
-    from etl.dashboard import external_view
+    from reliable_etl.dashboard import external_view
 
     view = external_view()
     assert (view["href"], view["url_route"], view["destination"]) == ("/etl/", "etl-reliability", "nav")
 
 
 def test_local_airflow_with_users_turns_the_login_on(tmp_path: Path) -> None:
-    from etl.airflow_local import PLUGINS, LocalAirflow
+    from reliable_etl.airflow_local import PLUGINS, LocalAirflow
 
     af = LocalAirflow(tmp_path / "home", tmp_path, auth_users={"ada": "admin", "val": "viewer"})
     env = af.environ()
@@ -168,7 +168,7 @@ def test_airflow_api_sends_a_given_token(tmp_path: Path) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    from etl.recovery import AirflowApi
+    from reliable_etl.recovery import AirflowApi
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -184,7 +184,7 @@ def test_airflow_api_sends_a_given_token(tmp_path: Path) -> None:
 def test_a_warehouse_that_does_not_answer_is_a_503_naming_the_server_not_its_password(etl_env) -> None:
     from fastapi import HTTPException
 
-    from etl.dashboard import warehouse
+    from reliable_etl.dashboard import warehouse
 
     etl_env.setenv("AIRFLOW_CONN_WAREHOUSE", "postgresql://etl:TopSecret99@127.0.0.1:9/warehouse")
     with pytest.raises(HTTPException) as refused:

@@ -27,7 +27,7 @@ import psycopg
 import pytest
 import yaml
 
-from etl import scratch
+from reliable_etl import scratch
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -163,7 +163,7 @@ def test_the_init_job_migrates_creates_the_users_imports_the_pools_and_the_schem
         assert f"${{{key}:?" in init["environment"][key]
     script = INIT_SCRIPT.read_text()
     for step in ("airflow db migrate", "airflow users create --role Admin", "airflow users create --role Op",
-                 'airflow pools import "${root}/include/airflow/pools.json"', "python -m etl.cli init"):  # fmt: skip
+                 'airflow pools import "${root}/include/airflow/pools.json"', "python -m reliable_etl.cli init"):  # fmt: skip
         assert step in script
     assert os.access(INIT_SCRIPT, os.X_OK)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.config import PROJECT_ROOT
-from etl.files.layouts import LayoutError, identifier, load_relationships
+from reliable_etl.config import PROJECT_ROOT
+from reliable_etl.files.layouts import LayoutError, identifier, load_relationships
 
 SHIPPED = PROJECT_ROOT / "include" / "files" / "relationships.json"
 BASE = json.loads(SHIPPED.read_text())

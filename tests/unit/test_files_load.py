@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from conftest import CLASS, REAL_CDNOW, student, students_file
 
-from etl.errors import BadInputError
-from etl.files.layouts import load_relationships
-from etl.files.load import FileRefusedError, find_files, load_directory, load_file
-from etl.files.snapshots import checksum, rollback, snapshots
+from reliable_etl.errors import BadInputError
+from reliable_etl.files.layouts import load_relationships
+from reliable_etl.files.load import FileRefusedError, find_files, load_directory, load_file
+from reliable_etl.files.snapshots import checksum, rollback, snapshots
 
 
 def load(dirs: dict[str, Path], run_id: str = "r1", **kwargs) -> list:
@@ -181,7 +181,7 @@ def test_a_missing_file_is_named(files_env):
 def test_a_crash_mid_load_leaves_the_previous_data(files_env, conn, loaded_night, point):
     students_file(files_env["drop"] / "students.txt", CLASS[:2])
     env = {**os.environ, "ETL_FAILPOINTS": point}
-    cmd = [sys.executable, "-m", "etl.cli", "files", "load", "--no-notify"]
+    cmd = [sys.executable, "-m", "reliable_etl.cli", "files", "load", "--no-notify"]
     crashed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
     assert checksum(conn, "files", "students") == loaded_night
@@ -194,7 +194,7 @@ def test_a_crash_mid_load_leaves_the_previous_data(files_env, conn, loaded_night
 def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, etl_env):
     if not REAL_CDNOW.exists():
         pytest.skip(f"{REAL_CDNOW} is not on this machine")
-    from etl.config import PROJECT_ROOT
+    from reliable_etl.config import PROJECT_ROOT
 
     drop = files_env["drop"]
     with gzip.open(REAL_CDNOW) as src, (drop / "CDNOW_master.txt").open("wb") as dst:
@@ -223,7 +223,7 @@ def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, et
 def test_the_sensor_waits_then_fails_naming_the_file_that_never_came(files_env):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from etl.files.tasks import poke_for_files
+    from reliable_etl.files.tasks import poke_for_files
 
     now = dt.datetime.now(dt.UTC)
     assert poke_for_files(run_id="night", logical_date=now).is_done is False  # before the deadline: wait
@@ -237,7 +237,7 @@ def test_the_sensor_waits_then_fails_naming_the_file_that_never_came(files_env):
 def test_the_report_fails_the_run_after_notifying_naming_the_files_that_failed_or_never_came(files_env, conn):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from etl.files.tasks import load_one, report_run
+    from reliable_etl.files.tasks import load_one, report_run
 
     with pytest.raises(AirflowFailException, match=r"^run n1 failed: no file for students.txt \(notified: slack "):
         report_run(run_id="n1", started=None, found=None)  # the sensor gave up: no list of files
@@ -262,7 +262,7 @@ def test_the_report_fails_the_run_after_notifying_naming_the_files_that_failed_o
 
 
 def test_directory_access_is_retried_three_times(files_env, monkeypatch):
-    from etl.files.load import list_directory
+    from reliable_etl.files.load import list_directory
 
     calls = []
     real = Path.iterdir
@@ -427,7 +427,7 @@ def test_a_file_loaded_by_another_run_while_this_one_waited_for_its_lock_is_unch
     before = conn.execute("select xmin::text, * from files.students order by student_id").fetchall()
     (files_env["drop"] / "students.txt").write_bytes(data)
     # the second run checked for these bytes before the first committed, then waited for the table's lock
-    monkeypatch.setattr("etl.files.load._already_loaded", lambda parsed, tables: False)
+    monkeypatch.setattr("reliable_etl.files.load._already_loaded", lambda parsed, tables: False)
 
     (second,) = load(files_env, "second")
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from etl.errors import BadInputError
-from etl.files import parser
-from etl.files.layouts import Column, FileLayout, LayoutError, load_relationships
-from etl.files.parser import ParsedFile, parse_file
+from reliable_etl.errors import BadInputError
+from reliable_etl.files import parser
+from reliable_etl.files.layouts import Column, FileLayout, LayoutError, load_relationships
+from reliable_etl.files.parser import ParsedFile, parse_file
 
 REAL_CDNOW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 CDNOW_COLUMNS = [

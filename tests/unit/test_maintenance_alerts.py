@@ -9,9 +9,9 @@ import uuid
 import psycopg
 import pytest
 
-from etl.maintenance import alerts
-from etl.maintenance.alerts import FIRED, RESOLVED, State, decide, evaluate
-from etl.maintenance.tasks import run_job
+from reliable_etl.maintenance import alerts
+from reliable_etl.maintenance.alerts import FIRED, RESOLVED, State, decide, evaluate
+from reliable_etl.maintenance.tasks import run_job
 
 pytest_plugins = ["maintenance_support"]
 
@@ -115,7 +115,7 @@ def test_a_crashing_job_is_alerted_and_fails(slack, schema, monkeypatch) -> None
     def broken(**_kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("etl.maintenance.cleanup.cleanup_old_data", broken)
+    monkeypatch.setattr("reliable_etl.maintenance.cleanup.cleanup_old_data", broken)
     with pytest.raises(ZeroDivisionError):
         run_job("cleanup_old_data", run_id=key())
     assert any("cleanup_old_data failed: ZeroDivisionError: a bug" in t for t in slack.texts())
@@ -129,7 +129,7 @@ def test_deadline_alerts_are_async_slack_callbacks_on_the_logical_date() -> None
     assert retail.interval == dt.timedelta(days=1, hours=8)  # 8 h after day D's data interval ends
     assert files.interval == dt.timedelta(hours=6)  # 08:00 UTC for the 02:00 run
     assert isinstance(retail.callback, AsyncCallback)
-    assert retail.callback.path == "etl.maintenance.alerts.notify_missed_deadline"
+    assert retail.callback.path == "reliable_etl.maintenance.alerts.notify_missed_deadline"
     assert retail.callback.kwargs["slack_webhook_conn_id"] == "notify_slack"
     assert "{{ dag_run.dag_run_id }}" in retail.callback.kwargs["text"]
 

@@ -1,6 +1,6 @@
 """backup_critical_data against real servers: round trip into a scratch database, damage detected, outages.
 
-The test server (PostgreSQL 15 on 127.0.0.1:5432, or whatever etl.scratch picks) and a private
+The test server (PostgreSQL 15 on 127.0.0.1:5432, or whatever reliable_etl.scratch picks) and a private
 pgserver (PostgreSQL 16) each get the pg_dump of their own major version.
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from etl import scratch
-from etl.config import settings
-from etl.errors import BadInputError
-from etl.maintenance.backup import backup_critical_data, list_backups, restore_backup, sha256_of, verify_backup
-from etl.ops.logs import flush_logs
+from reliable_etl import scratch
+from reliable_etl.config import settings
+from reliable_etl.errors import BadInputError
+from reliable_etl.maintenance.backup import backup_critical_data, list_backups, restore_backup, sha256_of, verify_backup
+from reliable_etl.ops.logs import flush_logs
 
 pytest_plugins = ["maintenance_support"]
 
@@ -141,7 +141,7 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path) -> None:
 
 
 def test_etl_backup_list_verify_restore(maint_env, some_data, pg_server, capsys) -> None:
-    from etl.cli import main
+    from reliable_etl.cli import main
 
     location = backup_critical_data().backup_location
     assert main(["backup", "list"]) == 0

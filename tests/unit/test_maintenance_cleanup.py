@@ -9,8 +9,8 @@ import psycopg
 import pytest
 import redis
 
-from etl.config import settings
-from etl.maintenance.cleanup import cleanup_old_data
+from reliable_etl.config import settings
+from reliable_etl.maintenance.cleanup import cleanup_old_data
 
 pytest_plugins = ["maintenance_support"]
 

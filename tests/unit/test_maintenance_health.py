@@ -18,10 +18,10 @@ import psycopg
 import pytest
 import redis
 
-from etl.config import settings
-from etl.maintenance.analytics import duckdb_type, mirror_gold
-from etl.maintenance.health import health_check
-from etl.maintenance.tasks import run_job
+from reliable_etl.config import settings
+from reliable_etl.maintenance.analytics import duckdb_type, mirror_gold
+from reliable_etl.maintenance.health import health_check
+from reliable_etl.maintenance.tasks import run_job
 
 pytest_plugins = ["maintenance_support"]
 

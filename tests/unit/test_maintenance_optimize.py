@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from etl import db
-from etl.config import settings
-from etl.maintenance.optimize import optimize_database
+from reliable_etl import db
+from reliable_etl.config import settings
+from reliable_etl.maintenance.optimize import optimize_database
 
 pytest_plugins = ["maintenance_support"]
 

@@ -11,10 +11,10 @@ import json
 import psycopg
 import pytest
 
-from etl import db
-from etl.cli import main
-from etl.config import settings
-from etl.maintenance.watchdog import last_due_day, retail_plan, watchdog
+from reliable_etl import db
+from reliable_etl.cli import main
+from reliable_etl.config import settings
+from reliable_etl.maintenance.watchdog import last_due_day, retail_plan, watchdog
 
 pytest_plugins = ["maintenance_support"]
 

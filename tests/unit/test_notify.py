@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from etl.notify import CHANNELS, RunReport, RunReportNotifier, item_line, notify
-from etl.ops.logs import redact
+from reliable_etl.notify import CHANNELS, RunReport, RunReportNotifier, item_line, notify
+from reliable_etl.ops.logs import redact
 
 SLACK_TOKEN = "T0001/B0002/slackSECRETtoken42"
 TEAMS_PATH = (

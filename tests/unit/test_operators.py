@@ -21,9 +21,9 @@ from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowSkipException
 from conftest import table_fingerprint
 
-from etl.gold.publish import publish_unit
-from etl.gold.spec import GoldSpec
-from etl.operators import EtlOperator, GoldUpsertOperator
+from reliable_etl.gold.publish import publish_unit
+from reliable_etl.gold.spec import GoldSpec
+from reliable_etl.operators import EtlOperator, GoldUpsertOperator
 
 MODEL = """
 select

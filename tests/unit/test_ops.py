@@ -14,13 +14,13 @@ import psycopg
 import pytest
 from psycopg import errors as pgerr
 
-from etl import db
-from etl.errors import BadInputError, UnitBusyError
-from etl.ops.logs import PipelineLogger, PipelineLogSink, flush_logs, redact
-from etl.ops.runs import record_run
-from etl.retail.gold import publish_month
-from etl.retail.load import day_lock, load_day, month_lock
-from etl.retry import call_with_retry, is_transient, retrying
+from reliable_etl import db
+from reliable_etl.errors import BadInputError, UnitBusyError
+from reliable_etl.ops.logs import PipelineLogger, PipelineLogSink, flush_logs, redact
+from reliable_etl.ops.runs import record_run
+from reliable_etl.retail.gold import publish_month
+from reliable_etl.retail.load import day_lock, load_day, month_lock
+from reliable_etl.retry import call_with_retry, is_transient, retrying
 
 DAY = dt.date(2011, 1, 25)
 RECORD_KEYS = {"timestamp", "level", "message", "pipeline_name", "run_id", "stage", "metadata"}
@@ -36,7 +36,7 @@ def etl_records() -> Iterator[list[logging.LogRecord]]:
             records.append(record)
 
     handler = Collect(level=logging.DEBUG)
-    logger = logging.getLogger("etl")
+    logger = logging.getLogger("reliable_etl")
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
@@ -87,7 +87,7 @@ def test_records_are_json_with_every_field_and_reach_the_table(
     assert timestamp == stamp
     # where the call was made, not the logging machinery
     assert (logger, module, function) == (
-        "etl.retail",
+        "reliable_etl.retail",
         "test_ops",
         "test_records_are_json_with_every_field_and_reach_the_table",
     )
@@ -175,7 +175,7 @@ def test_redact(text: str, masked: str) -> None:
 def log_table_away(conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[PipelineLogSink]:
     """ops.pipeline_logs renamed away for the test; the sink re-enabled afterwards."""
     PipelineLogger("retail", None)  # installs the sink
-    (sink,) = [h for h in logging.getLogger("etl").handlers if isinstance(h, PipelineLogSink)]
+    (sink,) = [h for h in logging.getLogger("reliable_etl").handlers if isinstance(h, PipelineLogSink)]
     flush_logs()
     monkeypatch.setattr(sink, "unreachable", False)  # restored at teardown
     monkeypatch.setattr(sink, "_retry_at", 0.0)
@@ -393,7 +393,7 @@ def test_call_with_retry_retries_a_transient_failure_then_succeeds(
 
     assert call_with_retry(unit_of_work, 21) == 42
     assert len(attempts) == 3
-    retries = [r.getMessage() for r in etl_records if r.name == "etl.retry"]
+    retries = [r.getMessage() for r in etl_records if r.name == "reliable_etl.retry"]
     assert len(retries) == 2
     assert "(attempt 1)" in retries[0]
     assert "canceling statement due to statement timeout" in retries[0]
@@ -430,7 +430,7 @@ NOTHING_LISTENS = "postgresql://postgres@127.0.0.1:1/postgres"  # what a restart
 
 def retry_policy(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
     """Set ``ETL_RETRY_<NAME>`` variables and make the settings read them."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     for name, value in env.items():
         monkeypatch.setenv(f"ETL_RETRY_{name.upper()}", value)
@@ -598,7 +598,7 @@ def test_second_unit_of_the_same_day_waits_for_the_first(
 def test_busy_unit_fails_with_its_name_after_the_lock_timeout(
     clean_retail: psycopg.Connection, sample_landing: Path, fast_retry: pytest.MonkeyPatch
 ) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     fast_retry.setenv("ETL_LOCK_TIMEOUT_MS", "200")
     fast_retry.setenv("ETL_RETRY_ATTEMPTS", "2")
@@ -626,7 +626,7 @@ def test_days_of_a_month_share_it_but_exclude_its_gold(
     clean_retail: psycopg.Connection, sample_landing: Path, fast_retry: pytest.MonkeyPatch
 ) -> None:
     """A day being loaded holds its month shared: other days proceed, gold for the month waits."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     fast_retry.setenv("ETL_LOCK_TIMEOUT_MS", "200")
     fast_retry.setenv("ETL_RETRY_ATTEMPTS", "1")

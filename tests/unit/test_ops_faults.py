@@ -24,14 +24,14 @@ import psycopg
 import pytest
 from conftest import table_fingerprint
 
-from etl import db, scratch
-from etl.ops import SCHEMA_SCRIPTS, init_schema
-from etl.ops.logs import PipelineLogger
-from etl.ops.units import reap_lost_units
-from etl.retail.landing import split_export
-from etl.retail.sample import write_sample
+from reliable_etl import db, scratch
+from reliable_etl.ops import SCHEMA_SCRIPTS, init_schema
+from reliable_etl.ops.logs import PipelineLogger
+from reliable_etl.ops.units import reap_lost_units
+from reliable_etl.retail.landing import split_export
+from reliable_etl.retail.sample import write_sample
 
-ETL = [sys.executable, "-m", "etl.cli"]
+ETL = [sys.executable, "-m", "reliable_etl.cli"]
 DATA_TABLES = (
     "bronze.retail_sales",
     "silver.fact_sales_daily",
@@ -95,7 +95,7 @@ def serial_result(pg_server: str, long_landing: Path) -> dict[str, tuple[int, st
 
 
 def test_a_current_schema_is_checked_without_ddl_or_locks(schema: str, etl_env: pytest.MonkeyPatch) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     etl_env.setenv("ETL_LOCK_TIMEOUT_MS", "300")
     etl_env.setenv("ETL_RETRY_ATTEMPTS", "1")

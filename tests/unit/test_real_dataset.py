@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from conftest import REAL_RETAIL
 
-from etl import db
-from etl.retail.gold import gold_for_day, rebuild_gold
-from etl.retail.landing import split_export
-from etl.retail.load import load_day
+from reliable_etl import db
+from reliable_etl.retail.gold import gold_for_day, rebuild_gold
+from reliable_etl.retail.landing import split_export
+from reliable_etl.retail.load import load_day
 
 pytestmark = [
     pytest.mark.slow,

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from conftest import table_fingerprint
 
-from etl.errors import BadInputError
-from etl.retail.landing import landing_path
-from etl.retail.load import RejectRateExceededError, load_day
+from reliable_etl.errors import BadInputError
+from reliable_etl.retail.landing import landing_path
+from reliable_etl.retail.load import RejectRateExceededError, load_day
 
 DAY = dt.date(2011, 1, 25)
 HEADER = b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -338,7 +338,7 @@ def test_original_uci_date_format_is_accepted(day_file: Path, clean_retail: psyc
 
 def test_summary_groups_rejects_by_reason(day_file: Path, clean_retail: psycopg.Connection) -> None:
     """The reason is cut before its value, not at the first colon (the format has 'HH:MM')."""
-    from etl.retail.report import summary
+    from reliable_etl.retail.report import summary
 
     bad = row(date="2011-01-25 25:00") + row(date="2011-01-25 26:00") + row(qty="x")
     day_file.write_bytes(day_file.read_bytes() + bad)

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg
 import pytest
 
-from etl.cli import main
-from etl.status import stack_status
+from reliable_etl.cli import main
+from reliable_etl.status import stack_status
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -173,7 +173,7 @@ def test_an_unhealthy_watchdog_fails_the_status(airflow_api, ledger):
 
 
 def test_the_warehouse_down_is_a_line_of_the_report(airflow_api, etl_env):
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     etl_env.setenv("AIRFLOW_CONN_WAREHOUSE", "postgresql://etl:secret-pw@127.0.0.1:9/warehouse")
     settings.cache_clear()

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from etl.cli import main
-from etl.sync.errors import ConfigurationError
-from etl.sync.hooks.github import GitHubHook
-from etl.sync.hooks.jira import JiraHook
-from etl.sync.operators import GitHubSyncOperator, JiraSyncOperator, configured_entities
+from reliable_etl.cli import main
+from reliable_etl.sync.errors import ConfigurationError
+from reliable_etl.sync.hooks.github import GitHubHook
+from reliable_etl.sync.hooks.jira import JiraHook
+from reliable_etl.sync.operators import GitHubSyncOperator, JiraSyncOperator, configured_entities
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 TOKEN = "ghp_" + "s3cr3t" * 6
@@ -26,7 +26,7 @@ TOKEN = "ghp_" + "s3cr3t" * 6
 
 def connection(etl_env, conn_id: str, value: dict | None) -> None:
     """Define (or, with None, remove) the Connection ``conn_id`` as an AIRFLOW_CONN_* variable."""
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     name = f"AIRFLOW_CONN_{conn_id.upper()}"
     if value is None:
@@ -130,7 +130,7 @@ def test_the_cli_prints_one_line_and_exits_2(sync_env, etl_env, capsys):
 
 
 def test_the_cli_names_the_connection_id_the_setting_chose(sync_env, etl_env, capsys):
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     etl_env.setenv("ETL_JIRA_CONN_ID", "jira_prod")
     settings.cache_clear()
@@ -148,7 +148,10 @@ def test_the_cli_names_the_connection_id_the_setting_chose(sync_env, etl_env, ca
     [("github", "ETL_GITHUB_REPOS", "repos"), ("jira", "ETL_JIRA_PROJECTS", "projects")],
 )
 def test_nothing_to_sync_is_a_skip_that_names_the_settings(caplog, service, variable, param):
-    with caplog.at_level(logging.WARNING, logger="etl.sync.operators"), pytest.raises(AirflowSkipException) as exc:
+    with (
+        caplog.at_level(logging.WARNING, logger="reliable_etl.sync.operators"),
+        pytest.raises(AirflowSkipException) as exc,
+    ):
         configured_entities(service, [])
 
     assert variable in str(exc.value)

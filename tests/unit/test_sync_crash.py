@@ -1,6 +1,6 @@
 """SIGKILL the `etl sync` process at 17 points, resume it, and find the tables exact.
 
-Each case runs the real command in a subprocess with a failpoint armed (etl.failpoints):
+Each case runs the real command in a subprocess with a failpoint armed (reliable_etl.failpoints):
 the process kills itself with SIGKILL at that line, with no cleanup and no commit. The
 same command then runs again. Afterwards the tables equal the fake server's data, no
 record is duplicated, at most one page was fetched twice per repository or project, and
@@ -17,9 +17,9 @@ import sys
 import pytest
 from conftest import github_rows, github_truth, jira_rows, jira_truth, refetched_pages, sync_job, transitions
 
-from etl.sync.jobs import Status
+from reliable_etl.sync.jobs import Status
 
-ETL = [sys.executable, "-m", "etl.cli"]
+ETL = [sys.executable, "-m", "reliable_etl.cli"]
 REPOS = {"acme/api": 180, "acme/web": 70}  # pages of 50: 4 and 2
 PROJECTS = {"ENG": 160, "OPS": 60}
 

@@ -8,11 +8,11 @@ import time
 import pytest
 from conftest import github_rows, github_truth, refetched_pages, sync_job, transitions
 
-from etl.sync.errors import ApiRequestError, CorruptPageError
-from etl.sync.fake import Fault
-from etl.sync.github import GitHubSync
-from etl.sync.jobs import Status, set_status
-from etl.sync.runner import sync_entity
+from reliable_etl.sync.errors import ApiRequestError, CorruptPageError
+from reliable_etl.sync.fake import Fault
+from reliable_etl.sync.github import GitHubSync
+from reliable_etl.sync.jobs import Status, set_status
+from reliable_etl.sync.runner import sync_entity
 
 REPO = "acme/api"
 
@@ -28,7 +28,7 @@ def repo(sync_env):
 
 
 def test_full_then_incremental_pass_equal_the_server(repo, conn, etl_env):
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     first = run("r1")
     assert (first.outcome, first.mode, first.items, first.pages) == ("finished", "full", 230, 5)

@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import GITHUB_SCHEMA
 
-from etl.sync.errors import ApiRequestError, RateLimitWait
-from etl.sync.hooks.github import QUERY_DIR, GitHubHook, RateLimit, load_query
-from etl.sync.hooks.jira import JiraHook
+from reliable_etl.sync.errors import ApiRequestError, RateLimitWait
+from reliable_etl.sync.hooks.github import QUERY_DIR, GitHubHook, RateLimit, load_query
+from reliable_etl.sync.hooks.jira import JiraHook
 
 SENT_QUERIES = sorted(p.stem for p in QUERY_DIR.glob("*.graphql") if not p.name.endswith(".fragment.graphql"))
 
@@ -31,7 +31,7 @@ def test_the_sync_sends_only_these_queries():
 
 
 def connection_env(etl_env, conn_id: str, **conn) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     etl_env.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "http", **conn}))
     settings.cache_clear()
@@ -69,7 +69,7 @@ def test_github_token_is_a_bearer_header(etl_env):
 
 def test_credentials_never_reach_an_error_message(fake, etl_env):
     """A 401 names the connection, never the token."""
-    from etl.sync.fake.server import FakeServer
+    from reliable_etl.sync.fake.server import FakeServer
 
     token = "ghp_" + "s3cr3t" * 6
     connection_env(etl_env, "gh_x", host=fake.url, password=token)

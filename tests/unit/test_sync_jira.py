@@ -8,11 +8,11 @@ import time
 import pytest
 from conftest import fake_connections, jira_rows, jira_truth, refetched_pages, sync_job
 
-from etl.sync.errors import ApiRequestError, CorruptPageError
-from etl.sync.fake import Fault
-from etl.sync.jira import JiraSync
-from etl.sync.jobs import Status
-from etl.sync.runner import sync_entity
+from reliable_etl.sync.errors import ApiRequestError, CorruptPageError
+from reliable_etl.sync.fake import Fault
+from reliable_etl.sync.jira import JiraSync
+from reliable_etl.sync.jobs import Status
+from reliable_etl.sync.runner import sync_entity
 
 PROJECT = "ENG"
 
@@ -22,7 +22,7 @@ def run(run_id: str, *, full_refresh: bool = False, project: str = PROJECT):
 
 
 def use_settings(etl_env, **values: str) -> None:
-    from etl.config import settings
+    from reliable_etl.config import settings
 
     for key, value in values.items():
         etl_env.setenv(key, value)
@@ -189,7 +189,7 @@ def test_a_full_pass_finds_deletions_and_issues_that_left_the_window(project, co
     assert not [r for r in project.requests if r.kind == "ids"]  # no id sweep
 
 
-# --- issues deleted at any moment: Jira refuses JQL naming them (see etl.sync.fake.jira) ----------
+# --- issues deleted at any moment: Jira refuses JQL naming them (see reliable_etl.sync.fake.jira) ----------
 
 
 def deleted_keys(conn) -> list[str]:
@@ -276,7 +276,7 @@ def test_only_the_deleted_issues_leave_a_boundary_shared_by_many(project, conn, 
 @pytest.mark.parametrize("deleted", [["ENG-50"], [f"ENG-{n}" for n in range(41, 51)]], ids=["last-key", "ten-keys"])
 def test_an_issue_deleted_between_sweep_pages(project, conn, etl_env, monkeypatch, mode, deleted):
     """The sweep's `key > "<last key>"` names an issue deleted between two pages."""
-    monkeypatch.setattr("etl.sync.jira.SWEEP_PAGE_SIZE", 50)
+    monkeypatch.setattr("reliable_etl.sync.jira.SWEEP_PAGE_SIZE", 50)
     use_settings(etl_env, ETL_SYNC_SWEEP_HOURS="0")
     assert run("r1").outcome == "finished"
     project.faults.add(Fault(service="jira", kind="rate_limit", at_request=2, params={"on": "ids", "reset_after": 2}))
