@@ -4,19 +4,22 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
+REQS   := requirements.txt requirements-dev.txt constraints.txt pyproject.toml plugin/pyproject.toml dev/pyproject.toml
+STAMP  := $(VENV)/.installed-$(shell cat $(REQS) | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 export PYTHONDONTWRITEBYTECODE :=
+export ETL_HOME ?= $(CURDIR)/.etl  # the checkout's state (the embedded warehouse, landing files, the local Airflow)
 
 .PHONY: setup browser demo test test-quick lint format bench up down lock clean chaos scale-demo
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): $(REQS)
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	# the full lock (constraints.txt) pins every transitive version; byte-code compiled, or Airflow imports take 8 s
-	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements.txt -c constraints.txt
-	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --no-deps -e .
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements-dev.txt -c constraints.txt
+	# the three packages of the checkout, editable: the bundle, its Airflow plugin, the bench
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --no-deps -e . -e ./plugin -e ./dev
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -39,14 +42,14 @@ test-quick: setup  ## the quick subset (no real scheduler, no full data set)
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff check --preview --select AIR dags plugins tests/example_pipeline  # Airflow 3 rules still in preview
+	$(BIN)/ruff check --preview --select AIR dags plugin tests/example_pipeline  # Airflow 3 rules still in preview
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint include/sql
+	$(BIN)/sqlfluff lint dags/reliable_etl/sql plugin/reliable_etl_plugin
 
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	$(BIN)/sqlfluff fix include/sql
+	$(BIN)/sqlfluff fix dags/reliable_etl/sql plugin/reliable_etl_plugin
 
 bench: setup browser  ## speed ratios against baselines in the same run; see docs/BENCHMARKS.md
 	$(BIN)/python bench/bench_retail.py
@@ -66,10 +69,10 @@ up: setup  ## the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (C
 	$(BIN)/python scripts/up.py
 
 down: setup  ## stop the embedded warehouse
-	$(BIN)/etl warehouse stop
+	$(BIN)/etl-dev warehouse stop
 
-lock:  ## re-resolve constraints.txt from requirements.txt
-	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 -o constraints.txt
+lock:  ## re-resolve constraints.txt, the full lock of requirements.txt and requirements-dev.txt
+	$(BIN)/uv pip compile requirements-dev.txt --universal --python-version 3.11 -o constraints.txt
 
 clean: down
 	rm -rf .etl

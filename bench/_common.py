@@ -1,6 +1,6 @@
 """Shared helpers of the benchmarks: a fresh database, timing, tables, JSON.
 
-The server is chosen by reliable_etl.scratch, as for the tests. Every benchmark creates its own
+The server is chosen by reliable_etl_dev.scratch, as for the tests. Every benchmark creates its own
 database ``etl_bench_<random>`` and drops it.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from reliable_etl import scratch
+from reliable_etl_dev import scratch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"

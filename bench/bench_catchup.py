@@ -2,7 +2,7 @@
 
     python bench/bench_catchup.py [--days 6] [--timeout 900]
 
-One private Airflow (reliable_etl.airflow_local.LocalAirflow: api-server, scheduler, dag-processor,
+One private Airflow (reliable_etl_dev.airflow_local.LocalAirflow: api-server, scheduler, dag-processor,
 triggerer; LocalExecutor; metadata in a fresh PostgreSQL database beside the warehouse)
 with a temporary dags folder holding a copy of dags/retail_daily.py and a one-task DAG
 with the same timetable settings
@@ -29,7 +29,8 @@ from pathlib import Path
 
 from _common import PROJECT_ROOT, airflow_metadata_database, fresh_database, machine_info, print_table, write_results
 
-SAMPLE = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
+from reliable_etl_dev import SAMPLE_CSV as SAMPLE
+
 RETAIL_DAILY = PROJECT_ROOT / "dags" / "retail_daily.py"
 FIRST_DAY = dt.date(2011, 1, 24)
 BASELINE_ID = "one_task_daily"
@@ -125,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         airflow_metadata_database(db) as metadata_db,
     ):
         tmp = Path(tmp_name)
-        from reliable_etl.airflow_local import LocalAirflow
         from reliable_etl.ops.logs import flush_logs
         from reliable_etl.retail.landing import split_export
+        from reliable_etl_dev.airflow_local import LocalAirflow
 
         landing = tmp / "landing"
         split_export(SAMPLE, landing)

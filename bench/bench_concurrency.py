@@ -9,7 +9,7 @@ one run took 11 s, and two gold commands failed on the lock timeout. Target: the
 set finishes within 2x of one run alone, every command succeeds, no deadlock is counted.
 
 Days come from the real data set (first `--days` calendar days from 2010-12-01), or from
-reliable_etl.retail.sample when it is missing. Each measurement gets a fresh database.
+reliable_etl_dev.sample when it is missing. Each measurement gets a fresh database.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 from _common import REAL_RETAIL, machine_info, print_table, python_exe, verdict, write_results
 
-from reliable_etl import scratch
+from reliable_etl_dev import scratch
 
 FIRST = dt.date(2010, 12, 1)
 
@@ -43,7 +43,7 @@ def etl(*argv: str, env: dict) -> subprocess.Popen:
 
 def landing_files(tmp: Path, days: int) -> tuple[Path, str]:
     from reliable_etl.retail.landing import split_export
-    from reliable_etl.retail.sample import write_sample
+    from reliable_etl_dev.sample import write_sample
 
     if REAL_RETAIL.exists():
         split_export(REAL_RETAIL, tmp / "landing")
@@ -53,7 +53,7 @@ def landing_files(tmp: Path, days: int) -> tuple[Path, str]:
     split_export(export, tmp / "landing")
     return (
         tmp / "landing",
-        f"GENERATED sample (reliable_etl.retail.sample), {days} days: not comparable with the real set",
+        f"GENERATED sample (reliable_etl_dev.sample), {days} days: not comparable with the real set",
     )
 
 

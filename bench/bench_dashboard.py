@@ -15,7 +15,7 @@ PostgreSQL) serves the dashboard. Measured, warm (one untimed round first):
 
 1. every JSON route the page calls, and the Prometheus exposition: --repeat sequential calls
    each, as a signed-in viewer (Bearer token): median and worst;
-2. the page in headless Chromium (`reliable_etl.dashboard.browser`): from navigation start until every
+2. the page in headless Chromium (`reliable_etl_dev.browser`): from navigation start until every
    section is drawn (`window.etlDashboard.loadMs`, the page's six API calls in parallel), in a
    fresh browser profile (nothing cached) and reloaded, --page-repeat times each.
 
@@ -115,11 +115,11 @@ def load_sync() -> int:
 
     from bench_sync import fake_server
 
-    from reliable_etl.airflow_local import free_port
     from reliable_etl.config import settings
     from reliable_etl.sync.github import GitHubSync
     from reliable_etl.sync.jira import JiraSync
     from reliable_etl.sync.runner import sync_queue
+    from reliable_etl_dev.airflow_local import free_port
 
     repos = {f"bench/repo-{n:02d}": 2000 for n in range(20)}
     projects = {f"P{n}": 5000 for n in range(5)}
@@ -171,7 +171,7 @@ def time_routes(client, headers: dict, repeat: int) -> dict[str, Timing]:
 
 
 def time_page(base_url: str, token: str, repeat: int) -> tuple[Timing, Timing, dict]:
-    from reliable_etl.dashboard.browser import Chromium
+    from reliable_etl_dev.browser import Chromium
 
     cold, warm = Timing("page, fresh browser profile"), Timing("page, reloaded")
     shown: dict = {}
@@ -243,8 +243,8 @@ def main() -> int:
 
         import httpx
 
-        from reliable_etl.airflow_local import LocalAirflow
-        from reliable_etl.dashboard.browser import available
+        from reliable_etl_dev.airflow_local import LocalAirflow
+        from reliable_etl_dev.browser import available
 
         dags = tmp / "dags"
         dags.mkdir()

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pandas as pd
 from _common import (
-    PROJECT_ROOT,
     SHARED,
     Timing,
     fresh_database,
@@ -40,6 +39,7 @@ from _common import (
     write_results,
 )
 
+from reliable_etl.config import resource
 from reliable_etl.files.layouts import FileLayout, load_relationships
 from reliable_etl.files.parser import parse_file
 
@@ -48,7 +48,7 @@ TARGET_PARSE_VS_READ_FWF = 3.0  # parse_file records/s / read_fwf records/s, at 
 TARGET_LOAD_VS_COPY = 1.5  # our load's time / a raw COPY's, at most
 
 HEADER = " customer_id  date number_of_cds  dollar_value"
-SHIPPED = PROJECT_ROOT / "include" / "files" / "relationships.json"  # the CDNOW layout the bundle ships
+SHIPPED = resource("files", "relationships.json")  # the CDNOW layout the bundle ships
 
 
 # --- the source file ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The syncs are latency-bound (bench/bench_sync.py: wall time ~ requests x latency /
 concurrency), so a second worker should nearly halve a pass: more entities are synced at once,
 up to the pools (github_api 4 + jira_api 2 = 6). A real Airflow with the CeleryExecutor
-(reliable_etl.airflow_local, Redis broker, PostgreSQL metadata) runs engineering_sync against the fake
+(reliable_etl_dev.airflow_local, Redis broker, PostgreSQL metadata) runs engineering_sync against the fake
 server (``etl sync fake-server``, in a process of its own, a fixed latency per request) on:
 
     one worker  ``airflow celery worker -H w1 -c C``
@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18766)
     args = parser.parse_args()
 
-    from reliable_etl.airflow_local import CELERY_EXECUTOR, LocalAirflow, celery_broker
+    from reliable_etl_dev.airflow_local import CELERY_EXECUTOR, LocalAirflow, celery_broker
 
     repos = {f"bench/repo-{n:02d}": args.prs for n in range(args.repos)}
     projects = {f"P{n}": args.issues for n in range(args.projects)}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from chaos import report
 from chaos.suite import CASES, run_suite
-from reliable_etl import scratch
-from reliable_etl.config import PROJECT_ROOT
+from reliable_etl_dev import ROOT as PROJECT_ROOT
+from reliable_etl_dev import scratch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from chaos.compare import Snapshot
 from chaos.report import CaseResult, Trial
 from chaos.workloads import FilesWorkload, RetailWorkload, Workload
 from chaos.workspace import Workspace
-from reliable_etl.config import PROJECT_ROOT
+from reliable_etl_dev import ROOT as PROJECT_ROOT
 
 log = logging.getLogger("chaos")
 

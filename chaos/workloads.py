@@ -19,9 +19,7 @@ import psycopg
 
 from chaos.compare import Snapshot, snapshot
 from chaos.workspace import Ran, Workspace
-from reliable_etl.config import PROJECT_ROOT
-
-SAMPLE_CSV = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
+from reliable_etl_dev import SAMPLE_CSV
 
 RETAIL_TABLES = {
     "bronze.retail_sales": (
@@ -130,7 +128,7 @@ class RetailWorkload(Workload):
     def long(cls, root: Path) -> RetailWorkload:
         """62 generated days across three month ends: long enough to be hit mid-run."""
         from reliable_etl.retail.landing import split_export
-        from reliable_etl.retail.sample import write_sample
+        from reliable_etl_dev.sample import write_sample
 
         first = dt.date(2011, 1, 20)
         write_sample(root / "export.csv", first, 62)

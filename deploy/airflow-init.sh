@@ -4,17 +4,16 @@
 #   1. Airflow's metadata schema (`airflow db migrate`, the FAB auth manager's tables included)
 #   2. the FAB admin (AIRFLOW_ADMIN_*) and the bundle's API user (AIRFLOW_API_*, role Op: the
 #      watchdog, `etl recover` and `etl backfill` act through the REST API as this user)
-#   3. the per-service API pools (include/airflow/pools.json)
+#   3. the per-service API pools (the bundle's pools.json, `etl pools`)
 #   4. the warehouse schemas (`etl init`)
-# Every setting comes from the environment (.env, or the systemd EnvironmentFile).
+# Every setting comes from the environment (.env, or the systemd EnvironmentFile). `etl` is the
+# installed plugin's command: it runs the bundle's code from the DAG bundle Airflow is configured with.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${AIRFLOW_ADMIN_USERNAME:?set AIRFLOW_ADMIN_USERNAME}"
 : "${AIRFLOW_ADMIN_PASSWORD:?set AIRFLOW_ADMIN_PASSWORD}"
 : "${AIRFLOW_API_USERNAME:?set AIRFLOW_API_USERNAME}"
 : "${AIRFLOW_API_PASSWORD:?set AIRFLOW_API_PASSWORD}"
-export PYTHONPATH="${root}/dags${PYTHONPATH:+:${PYTHONPATH}}"
 
 echo "== airflow db migrate"
 airflow db migrate
@@ -24,7 +23,7 @@ airflow users create --role Admin --username "${AIRFLOW_ADMIN_USERNAME}" --passw
 airflow users create --role Op --username "${AIRFLOW_API_USERNAME}" --password "${AIRFLOW_API_PASSWORD}" \
     --email "${AIRFLOW_API_EMAIL:-etl-service@example.com}" --firstname ETL --lastname Service
 echo "== pools"
-airflow pools import "${root}/include/airflow/pools.json"
+airflow pools import "$(etl pools)"
 echo "== warehouse schemas"
-python -m reliable_etl.cli init
+etl init
 echo "== init done"

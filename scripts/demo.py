@@ -1,6 +1,6 @@
 """`make demo`: the retail pipeline catching up day by day through a real Airflow scheduler.
 
-Starts the local stack (reliable_etl.local_stack) from nothing: the embedded warehouse (unless
+Starts the local stack (reliable_etl_dev.local_stack) from nothing: the embedded warehouse (unless
 AIRFLOW_CONN_WAREHOUSE is set, which is never reset), the shipped sample (or --source FILE)
 split into daily landing files, Airflow on the stack's home; unpauses `retail_daily` and lets
 it catch up over a window that crosses a month end, printing each day as it finishes. Then
@@ -18,20 +18,20 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dags"))
+from reliable_etl_dev import SAMPLE_CSV
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", default=str(ROOT / "include" / "sample" / "online_retail_sample.csv"))
+    parser.add_argument("--source", default=str(SAMPLE_CSV))
     parser.add_argument("--from", dest="first", type=dt.date.fromisoformat, default=dt.date(2011, 1, 24))
     parser.add_argument("--to", dest="last", type=dt.date.fromisoformat, default=dt.date(2011, 2, 6))
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the catch-up")
     args = parser.parse_args()
 
-    from reliable_etl import db, local_stack
+    from reliable_etl import db
     from reliable_etl.retail.landing import split_export
+    from reliable_etl_dev import local_stack
 
     os.environ.update(ETL_RETAIL_START_DATE=args.first.isoformat(), ETL_RETAIL_END_DATE=args.last.isoformat())
     step("starting the local stack from nothing (Airflow home and metadata, landing files, warehouse schemas)")

@@ -2,14 +2,14 @@
 
 A private Airflow 3.3 with the CeleryExecutor, laid out as docker-compose.yaml lays it out but
 without Docker: Redis as broker (the local one, 127.0.0.1:6379 database 5, else a private
-redis-server), PostgreSQL for Airflow's metadata and for the warehouse (reliable_etl.scratch: the local
+redis-server), PostgreSQL for Airflow's metadata and for the warehouse (reliable_etl_dev.scratch: the local
 server, else an embedded one), two workers started as ``airflow celery worker -H w1`` / ``-H w2``.
 
 1. retail_daily catches up 4 days across a month end, engineering_sync syncs 8 repositories and
    3 Jira projects from the fake APIs (250 ms a request), files_nightly loads a CDNOW file:
    their tasks run on both workers (a table says which worker ran what);
 2. the pools bound the API calls across the workers: the fake server's peak of concurrent
-   requests per service equals its pool's slots (include/airflow/pools.json);
+   requests per service equals its pool's slots (reliable_etl/pools.json);
 3. the worker running a sync task in the middle of its pages is SIGKILLed, with its task
    processes, as a lost machine would be: after `task_instance_heartbeat_timeout` the scheduler
    retries the task on the other worker, and it resumes from its checkpoint;
@@ -39,11 +39,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dags"))
+from reliable_etl.config import resource
+from reliable_etl_dev import SAMPLE_CSV, scratch
+from reliable_etl_dev.airflow_local import CELERY_EXECUTOR, POOLS, LocalAirflow, celery_broker
 
-from reliable_etl import scratch  # noqa: E402
-from reliable_etl.airflow_local import CELERY_EXECUTOR, POOLS, LocalAirflow, celery_broker  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_DAY, LAST_DAY = dt.date(2011, 1, 29), dt.date(2011, 2, 1)  # across the January month end
 REPOS = {f"acme/service-{n}": 1000 for n in range(1, 9)}  # 20 pages of 50 each
@@ -143,9 +143,9 @@ def prepare_inputs(workdir: Path) -> Inputs:
     from reliable_etl.retail.landing import split_export
 
     inputs = Inputs(
-        workdir / "landing", workdir / "drop", workdir / "clean-drop", ROOT / "include" / "files" / "relationships.json"
+        workdir / "landing", workdir / "drop", workdir / "clean-drop", resource("files", "relationships.json")
     )
-    split_export(ROOT / "include" / "sample" / "online_retail_sample.csv", inputs.landing)
+    split_export(SAMPLE_CSV, inputs.landing)
     rng = random.Random(12)  # noqa: S311 - test data, not secrets
     lines = [" customer_id  date number_of_cds  dollar_value"]
     for _ in range(CDNOW_RECORDS):
@@ -182,7 +182,7 @@ def run_scenario(
 
     ``inspect(warehouse_uri, fake_server)``, when given, runs before the databases are dropped;
     its result is the report's `inspected`."""
-    from reliable_etl.sync.fake import FakeServer
+    from reliable_etl_dev.fakes import FakeServer
 
     timings: dict[str, float] = {}
     clock = time.monotonic()

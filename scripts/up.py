@@ -1,6 +1,6 @@
 """`make up`: the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (Ctrl-C stops it).
 
-The local stack of reliable_etl.local_stack: Airflow's home in $ETL_HOME/airflow (its airflow.cfg says
+The local stack of reliable_etl_dev.local_stack: Airflow's home in $ETL_HOME/airflow (its airflow.cfg says
 where everything is, so `etl airflow ...` or `AIRFLOW_HOME=.etl/airflow airflow ...` in another
 terminal talks to this instance), metadata in the embedded PostgreSQL, the shipped sample split
 into the landing directory, and retail_daily unpaused over the sample's days: the catch-up
@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dags"))
 
 
 def main() -> int:
-    from reliable_etl import local_stack
     from reliable_etl.ops import init_schema
+    from reliable_etl_dev import local_stack
 
     port = int(os.environ.get("ETL_UI_PORT", local_stack.UI_PORT))
     airflow = local_stack.local_airflow(port)  # starts the embedded warehouse if it is the default

@@ -1,6 +1,6 @@
 """Test fixtures: a fresh PostgreSQL database for every test run, never a mock.
 
-The server is chosen by reliable_etl.scratch: ETL_TEST_PG_URI, else 127.0.0.1:5432 when it answers,
+The server is chosen by reliable_etl_dev.scratch: ETL_TEST_PG_URI, else 127.0.0.1:5432 when it answers,
 else an embedded PostgreSQL (pgserver); ETL_TEST_EMBEDDED=1 forces the embedded one. Each run
 creates its own database and drops it at the end.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reliable_etl import scratch
+import reliable_etl_dev
+from reliable_etl_dev import scratch
 
 # Airflow reads AIRFLOW_HOME at import: keep DagBag and friends out of ~/airflow
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="etl-tests-airflow-"))
@@ -28,7 +29,7 @@ REAL_CDNOW = SHARED / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """An admin URI (libpq form) of the PostgreSQL server the run uses (see reliable_etl.scratch)."""
+    """An admin URI (libpq form) of the PostgreSQL server the run uses (see reliable_etl_dev.scratch)."""
     with scratch.server() as (admin_uri, _source):
         yield admin_uri
 
@@ -88,7 +89,7 @@ def table_fingerprint(conn: psycopg.Connection, table: str) -> tuple[int, str, s
 
 # --- retail fixtures (unit tests) -------------------------------------------------------
 
-SAMPLE_CSV = Path(__file__).resolve().parents[1] / "include" / "sample" / "online_retail_sample.csv"
+SAMPLE_CSV = reliable_etl_dev.SAMPLE_CSV
 
 
 @pytest.fixture
@@ -180,7 +181,7 @@ SYNC_TEST_SETTINGS = {
 @pytest.fixture
 def fake() -> Iterator:
     """A fake Jira + GitHub on a loopback port; GitHub validates queries on its real schema when present."""
-    from reliable_etl.sync.fake import FakeServer
+    from reliable_etl_dev.fakes import FakeServer
 
     with FakeServer(github_schema_path=GITHUB_SCHEMA if GITHUB_SCHEMA.exists() else None) as srv:
         yield srv

@@ -1,6 +1,6 @@
 """The API fault matrix of the syncs, as one report: each fault of the fake Jira/GitHub, through `etl sync`.
 
-Each row injects one fault (reliable_etl.sync.fake, the real APIs' shapes) at a seeded request of a
+Each row injects one fault (reliable_etl_dev.fakes, the real APIs' shapes) at a seeded request of a
 fresh fake server, runs the sync the way it is run in production, takes the documented way
 back (the same command; ``etl sync resume`` after a fault that needs a person, the fix first),
 and compares the live rows with the fake's own data: rows lost (missing or stale), extra
@@ -20,7 +20,7 @@ import psycopg
 
 from chaos.report import CaseResult, Trial
 from chaos.workspace import TEMPFAIL, Workspace
-from reliable_etl.sync.fake import FakeServer, Fault
+from reliable_etl_dev.fakes import FakeServer, Fault
 
 REPO, REPO_PRS = "acme/api", 230  # pages of 50: 5
 PROJECT, PROJECT_ISSUES = "ENG", 260  # 6

@@ -1,6 +1,6 @@
 """Redis, the Celery broker, restarted under the Celery stack while tasks run.
 
-A real Airflow with the CeleryExecutor (reliable_etl.airflow_local.LocalAirflow, PostgreSQL metadata, two
+A real Airflow with the CeleryExecutor (reliable_etl_dev.airflow_local.LocalAirflow, PostgreSQL metadata, two
 workers ``w1``/``w2``) catches up retail_daily over the sample's days. Its broker is a private
 ``redis-server`` configured as docker-compose.yaml's (append-only file, fsync every second, a
 password). At seeded moments while a task is queued or running, the broker goes down, in turn
@@ -24,8 +24,8 @@ from chaos.compare import diff
 from chaos.report import CaseResult, Trial
 from chaos.workloads import RetailWorkload
 from chaos.workspace import REDIS_PASSWORD, free_port, now
-from reliable_etl import scratch
-from reliable_etl.config import PROJECT_ROOT
+from reliable_etl_dev import ROOT as PROJECT_ROOT
+from reliable_etl_dev import scratch
 
 DAG = "retail_daily"
 WORKERS = ("w1", "w2")
@@ -35,11 +35,11 @@ QUEUED_TIMEOUT_S = 45  # a task whose message the broker lost is queued again af
 
 def _celery_mode() -> str | None:
     """Why the case cannot run here, or None."""
-    from reliable_etl import airflow_local
+    from reliable_etl_dev import airflow_local
 
     params = inspect.signature(airflow_local.LocalAirflow).parameters
     if "executor" not in params or not hasattr(airflow_local.LocalAirflow, "start_worker"):
-        return 'reliable_etl.airflow_local.LocalAirflow has no executor="CeleryExecutor" mode'
+        return 'reliable_etl_dev.airflow_local.LocalAirflow has no executor="CeleryExecutor" mode'
     if not shutil.which("redis-server"):
         return "redis-server is not installed"
     try:
@@ -143,7 +143,7 @@ def broker(ctx) -> CaseResult:
 
 def _catch_up(ctx, workload: RetailWorkload, db: str, days: int) -> tuple[list[dict], list[str], dict]:
     """retail_daily's catch-up on Celery workers, the broker down at seeded moments: (outages, run states, tries)."""
-    from reliable_etl.airflow_local import CELERY_EXECUTOR, LocalAirflow
+    from reliable_etl_dev.airflow_local import CELERY_EXECUTOR, LocalAirflow
 
     ws, rng = ctx.ws, ctx.rng("broker")
     metadata = ws.create_database(f"{ws.tag}_airflow_meta")

@@ -17,7 +17,7 @@ from chaos.compare import diff
 from chaos.report import CaseResult, Trial
 from chaos.workloads import SyncWorkload
 from chaos.workspace import TEMPFAIL
-from reliable_etl.sync.fake import FakeServer
+from reliable_etl_dev.fakes import FakeServer
 
 VARIANTS = ("retail day", "gold month", "files night", "sync entity")
 MONTH_ROWS = "select month_key, count(*) from ops.processed_months group by 1 having count(*) > 1"

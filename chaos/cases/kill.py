@@ -14,7 +14,7 @@ from chaos.compare import diff, seconds_to_recover, stale_ledger_rows
 from chaos.report import CaseResult, Trial
 from chaos.workloads import Point, SyncWorkload, Workload
 from chaos.workspace import KILLED
-from reliable_etl.sync.fake import FakeServer
+from reliable_etl_dev.fakes import FakeServer
 
 AREAS = ("bronze load", "gold upsert", "sync pages", "file load")
 

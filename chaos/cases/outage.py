@@ -1,6 +1,6 @@
 """The warehouse fails under a running pipeline: crashed, a connection terminated, a table locked.
 
-- pg_crash: a private PostgreSQL (reliable_etl.scratch.PrivateServer) is stopped with ``pg_ctl stop -m
+- pg_crash: a private PostgreSQL (reliable_etl_dev.scratch.PrivateServer) is stopped with ``pg_ctl stop -m
   immediate`` after a seeded number of committed days, and stays down until the run gives up
   (exit 75). Then: every day the run reported committed is there, exactly; every other day is
   absent or complete, never partial; the rerun converges to the clean run.
@@ -22,7 +22,7 @@ import psycopg
 from chaos.compare import diff, seconds_to_recover
 from chaos.report import CaseResult, Trial
 from chaos.workspace import TEMPFAIL, now
-from reliable_etl import scratch
+from reliable_etl_dev import scratch
 
 RETRIES = "select count(*) from ops.pipeline_logs where metadata ? 'retry'"
 COMMITTED_LINE = re.compile(r"^\[(\d+)/\d+\] (\d{4}-\d{2}-\d{2}):", re.MULTILINE)

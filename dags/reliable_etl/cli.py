@@ -11,11 +11,10 @@ import time
 import traceback
 from pathlib import Path
 
-from reliable_etl.config import PROJECT_ROOT, settings
+from reliable_etl import db
+from reliable_etl.config import settings
 from reliable_etl.errors import BadInputError
 from reliable_etl.sync.errors import SyncError
-
-SAMPLE = PROJECT_ROOT / "include" / "sample" / "online_retail_sample.csv"
 
 # Exit codes: 0 done, 1 failed, 2 bad input or configuration (fix it first),
 # 75 (EX_TEMPFAIL) a service is unavailable or busy right now: the same command later resumes.
@@ -42,27 +41,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_warehouse(args: argparse.Namespace) -> int:
-    from reliable_etl import db
+def cmd_pools(args: argparse.Namespace) -> int:
+    from reliable_etl.config import resource
 
-    if args.action == "start":
-        print(db.start_embedded())
-    elif args.action == "stop":
-        print("stopped" if db.stop_embedded() else "not running")
-    else:
-        db.ensure_warehouse()
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(settings().warehouse_conn_id)
-        print(f"{conn.conn_type}://{conn.login or ''}@{conn.host or ''}:{conn.port or ''}/{conn.schema or ''}")
-    return 0
-
-
-def cmd_retail_sample(args: argparse.Namespace) -> int:
-    from reliable_etl.retail.sample import write_sample
-
-    rows = write_sample(Path(args.out), args.start, args.days)
-    print(f"wrote {rows} rows to {args.out}")
+    print(resource("pools.json"))
     return 0
 
 
@@ -135,30 +117,15 @@ def cmd_retail_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from reliable_etl.recovery import AirflowApi, recover
+    from reliable_etl_plugin.recovery import AirflowApi, recover
 
     report = recover(args.dag_id, airflow=AirflowApi.from_connection(), dry_run=args.dry_run)
     print(report)
     return 0
 
 
-def cmd_airflow(args: argparse.Namespace) -> int:
-    """Run ``airflow ARGS`` against the local stack (the instance `make up` runs)."""
-    import os
-
-    from reliable_etl import local_stack
-    from reliable_etl.airflow_local import AIRFLOW_BIN
-
-    airflow = local_stack.local_airflow()
-    if not (airflow.home / "airflow.cfg").exists():
-        raise BadInputError(f"no local Airflow in {airflow.home} yet: start it once with `make up`")
-    argv = [str(AIRFLOW_BIN), *args.airflow_args]
-    os.execve(argv[0], argv, airflow.environ())  # noqa: S606 - the venv's own airflow, our arguments
-    return 0  # not reached
-
-
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from reliable_etl.recovery import AirflowApi, backfill_days
+    from reliable_etl_plugin.recovery import AirflowApi, backfill_days
 
     if args.to_date < args.from_date:
         raise BadInputError(f"--to {args.to_date} is before --from {args.from_date}")
@@ -294,25 +261,6 @@ def cmd_sync_set(args: argparse.Namespace) -> int:
     status = set_status(args.service, args.entity, target, reason=f"{args.sync_command}d by hand (etl sync)")
     print(f"{args.service} {args.entity}: {status}")
     return 0
-
-
-def cmd_sync_fake_server(args: argparse.Namespace) -> int:
-    from reliable_etl.sync.fake import serve
-
-    serve(
-        port=args.port,
-        latency=args.latency_ms / 1000,
-        repos=dict(_sized(item) for item in _entities(args.repos)),
-        projects=dict(_sized(item) for item in _entities(args.projects)),
-        jira_mode=args.jira_mode,
-        github_schema_path=args.github_schema,
-    )
-    return 0
-
-
-def _sized(item: str) -> tuple[str, int]:
-    name, _, count = item.partition(":")
-    return name, int(count or 100)
 
 
 def cmd_files_load(args: argparse.Namespace) -> int:
@@ -464,14 +412,6 @@ def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("service", choices=["github", "jira"])
         p.add_argument("entity", help="OWNER/NAME or a project key")
         p.set_defaults(func=cmd_sync_set)
-    p = sync.add_parser("fake-server", help="a local fake Jira + GitHub to try the syncs without credentials")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--latency-ms", type=float, default=0)
-    p.add_argument("--repos", default="acme/api:250,acme/web:120", help="OWNER/NAME:COUNT,...")
-    p.add_argument("--projects", default="ENG:400,OPS:150", help="KEY:COUNT,...")
-    p.add_argument("--jira-mode", choices=["cloud", "server"], default="cloud")
-    p.add_argument("--github-schema", help="validate queries against this GitHub schema (SDL) too")
-    p.set_defaults(func=cmd_sync_fake_server)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -488,17 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", help="create the ops, bronze, silver and gold schemas (idempotent)").set_defaults(
         func=cmd_init
     )
-    wh = sub.add_parser("warehouse", help="the embedded default warehouse")
-    wh.add_argument("action", choices=["start", "stop", "uri"])
-    wh.set_defaults(func=cmd_warehouse)
+    sub.add_parser(
+        "pools", help='the path of the bundle\'s Airflow pools (for `airflow pools import "$(etl pools)"`)'
+    ).set_defaults(func=cmd_pools)
 
     retail = sub.add_parser("retail", help="the retail pipeline").add_subparsers(dest="retail_command", required=True)
-    p = retail.add_parser("sample", help="write the generated sample export")
-    p.add_argument("--out", default=str(SAMPLE))
-    p.add_argument("--start", type=_date, default=dt.date(2011, 1, 24))
-    p.add_argument("--days", type=int, default=14)
-    p.set_defaults(func=cmd_retail_sample)
-
     p = retail.add_parser("split", help="cut a full export into daily landing files")
     p.add_argument("--source", required=True, help="UCI Online Retail CSV (or .csv.gz)")
     p.add_argument("--landing", required=True, help="landing directory")
@@ -544,14 +478,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list the runs it would create")
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser(
-        "airflow",
-        help="`airflow ARGS` against the local stack `make up` runs (its AIRFLOW_HOME and settings)",
-        add_help=False,
-    )
-    p.add_argument("airflow_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_airflow)
-
     p = sub.add_parser("recover", help="clear a DAG's failed run and re-queue the runs it blocks, in order")
     p.add_argument("dag_id")
     p.add_argument("--dry-run", action="store_true")
@@ -574,12 +500,10 @@ def _setup_logging(verbose: bool, as_json: bool) -> None:
 
 def _warehouse() -> str:
     """Where the warehouse is, for error messages: host, port and database, never credentials."""
-    from reliable_etl import db
-
     try:
         return db.describe_warehouse()
     except Exception:  # describing must not hide the error being reported
-        return f"the {settings().warehouse_conn_id!r} connection"
+        return f"the {db.warehouse_conn_id()!r} connection"
 
 
 def _committed(args: argparse.Namespace) -> str:
@@ -608,8 +532,7 @@ def report_error(exc: BaseException, args: argparse.Namespace) -> int:
     if is_misconfigured(exc):
         print(
             f"etl: error: {_warehouse()} refused the connection: {redact(first_line(exc))}."
-            f" Check the {settings().warehouse_conn_id!r} connection (AIRFLOW_CONN_"
-            f"{settings().warehouse_conn_id.upper()})",
+            f" Check the {db.warehouse_conn_id()!r} connection (AIRFLOW_CONN_{db.warehouse_conn_id().upper()})",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT

@@ -6,9 +6,26 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def resource(*parts: str) -> Path:
+    """A file shipped inside the package (SQL, GraphQL, the CDNOW layout, the pools).
+
+    Read from the copy of the code that is running: a bundle version's checkout, a wheel or an
+    editable install each use their own.
+    """
+    return Path(str(files(__package__).joinpath(*parts)))
+
+
+def default_home() -> Path:
+    """Where state lives unless ``ETL_HOME`` says: beside Airflow's own, ``$AIRFLOW_HOME/etl``.
+
+    Never inside the code: under a versioned bundle the code is a checkout per commit, which
+    Airflow deletes when no run needs it any more.
+    """
+    return Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser() / "etl"
 
 
 def _env(name: str, default: str) -> str:
@@ -29,7 +46,7 @@ def _date(name: str, default: str | None) -> dt.date | None:
 class Settings:
     """Every knob of the bundle; see `.env.example` for the variable names."""
 
-    home: Path  # embedded warehouse data, demo state
+    home: Path  # state: landing and archive folders, the DuckDB mirror, backups
     sql_dir: Path
     warehouse_conn_id: str
     statement_timeout_ms: int
@@ -107,10 +124,10 @@ JIRA_FIELDS = "summary,status,issuetype,priority,assignee,reporter,created,updat
 @cache
 def settings() -> Settings:
     """Read the environment once per process."""
-    home = Path(_env("ETL_HOME", str(PROJECT_ROOT / ".etl"))).resolve()
+    home = Path(_env("ETL_HOME", str(default_home()))).resolve()
     return Settings(
         home=home,
-        sql_dir=Path(_env("ETL_SQL_DIR", str(PROJECT_ROOT / "include" / "sql"))),
+        sql_dir=Path(_env("ETL_SQL_DIR", str(resource("sql")))),  # an override only: the package's own by default
         warehouse_conn_id=_env("ETL_WAREHOUSE_CONN_ID", "warehouse"),
         statement_timeout_ms=int(_env("ETL_STATEMENT_TIMEOUT_MS", "600000")),
         lock_timeout_ms=int(_env("ETL_LOCK_TIMEOUT_MS", "30000")),
@@ -141,9 +158,7 @@ def settings() -> Settings:
         github_rate_reserve=int(_env("ETL_GITHUB_RATE_RESERVE", "50")),
         jira_overlap_seconds=float(_env("ETL_JIRA_OVERLAP_SECONDS", "300")),
         jira_safety_lag_seconds=float(_env("ETL_JIRA_SAFETY_LAG_SECONDS", "60")),
-        files_relationships=Path(
-            _env("ETL_FILES_RELATIONSHIPS", str(PROJECT_ROOT / "include" / "files" / "relationships.json"))
-        ),
+        files_relationships=Path(_env("ETL_FILES_RELATIONSHIPS", str(resource("files", "relationships.json")))),
         files_drop_dir=Path(_env("ETL_FILES_DROP_DIR", str(home / "landing" / "files"))),
         files_archive_dir=Path(_env("ETL_FILES_ARCHIVE_DIR", str(home / "archive" / "files"))),
         files_reject_threshold=float(_env("ETL_FILES_REJECT_THRESHOLD", "0.05")),

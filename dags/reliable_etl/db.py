@@ -1,4 +1,4 @@
-"""Warehouse connections: the `warehouse` Connection, or an embedded PostgreSQL by default.
+"""Warehouse connections: the operator's Connection (``conn_id``, default ``warehouse``).
 
 Every connection carries statement and lock timeouts. A unit of work (a day, a month,
 a page, a file) runs in one transaction under a PostgreSQL advisory lock named after
@@ -10,20 +10,43 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from pathlib import Path
+from importlib.metadata import entry_points
 
 import psycopg
 from psycopg import sql as pgsql
 
 from reliable_etl.config import settings
-from reliable_etl.errors import UnitBusyError
+from reliable_etl.errors import ConfigurationError, UnitBusyError
 
 log = logging.getLogger(__name__)
-logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
+
+
+DEFAULT_WAREHOUSE_GROUP = "reliable_etl.default_warehouse"  # a development bench's fallback (entry points)
+
+_conn_id_override: str | None = None  # set by an operator for its task: `use_warehouse`
+
+
+def warehouse_conn_id() -> str:
+    """The Connection every statement goes to: the running operator's ``conn_id``, else ``ETL_WAREHOUSE_CONN_ID``."""
+    return _conn_id_override or settings().warehouse_conn_id
+
+
+@contextmanager
+def use_warehouse(conn_id: str | None) -> Iterator[None]:
+    """Send every statement of this block to Connection ``conn_id`` (ledger and logs included).
+
+    Process-wide on purpose: an Airflow task is one process running one operator, and the
+    threads it starts (a sync's page workers, the log sink's flush) must use the same warehouse.
+    """
+    global _conn_id_override  # noqa: PLW0603 - one task per process, see above
+    before, _conn_id_override = _conn_id_override, conn_id or None
+    try:
+        yield
+    finally:
+        _conn_id_override = before
 
 
 def _connection_defined(conn_id: str) -> bool:
@@ -39,63 +62,38 @@ def _connection_defined(conn_id: str) -> bool:
     return True
 
 
-def embedded_data_dir() -> Path:
-    return settings().home / "pgdata"
-
-
-def _pgserver():
-    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver
-        import pgserver._commands
-
-    return pgserver
-
-
-def start_embedded() -> str:
-    """Start (or reuse) the embedded PostgreSQL and return its Airflow connection URI.
-
-    pgserver ships PostgreSQL in a wheel; the server keeps running after this process
-    exits (``cleanup_mode=None``) so that Airflow task processes share it.
-    """
-    pgserver = _pgserver()
-    data_dir = embedded_data_dir()
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = pgserver.get_server(data_dir, cleanup_mode=None)
-    socket_dir = urllib.parse.parse_qs(urllib.parse.urlparse(server.get_uri()).query)["host"][0]
-    return f"postgresql://postgres@{urllib.parse.quote(socket_dir, safe='')}/postgres"
-
-
-def stop_embedded() -> bool:
-    """Stop the embedded PostgreSQL if it runs; True if it was stopped."""
-    pg_ctl = _pgserver()._commands.pg_ctl
-    data_dir = embedded_data_dir()
-    if not (data_dir / "postmaster.pid").exists():
-        return False
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
-    return True
+def _default_warehouse() -> str | None:
+    """The URI a development bench offers when no Connection is set (``make setup`` installs one), or None."""
+    for entry_point in entry_points(group=DEFAULT_WAREHOUSE_GROUP):
+        return entry_point.load()()
+    return None
 
 
 @cache
-def ensure_warehouse() -> str:
-    """Make sure the warehouse Connection resolves; start the embedded default if none is set."""
-    conn_id = settings().warehouse_conn_id
-    if not _connection_defined(conn_id):
-        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = start_embedded()
-        log.info("no %r connection configured: using the embedded PostgreSQL", conn_id)
-    return conn_id
+def ensure_warehouse(conn_id: str | None = None) -> str:
+    """The warehouse Connection's id, once it resolves.
+
+    The default Connection (``ETL_WAREHOUSE_CONN_ID``) falls back to a development bench's
+    embedded server when one is installed; otherwise a missing Connection is a configuration
+    error naming the variable to set.
+    """
+    conn_id = conn_id or warehouse_conn_id()
+    if _connection_defined(conn_id):
+        return conn_id
+    if conn_id == settings().warehouse_conn_id and (uri := _default_warehouse()):
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = uri
+        return conn_id
+    raise ConfigurationError(
+        f"no Airflow Connection {conn_id!r} for the warehouse: define it (Admin > Connections, or"
+        f" AIRFLOW_CONN_{conn_id.upper()}=postgresql://USER:PASSWORD@HOST:5432/DATABASE)"
+    )
 
 
 def describe_warehouse() -> str:
     """The warehouse for messages: 'PostgreSQL at host:port/db' (never login or password)."""
     from airflow.sdk import BaseHook
 
-    conn_id = settings().warehouse_conn_id
-    if not _connection_defined(conn_id):
-        return f"the embedded PostgreSQL in {embedded_data_dir()}"
+    conn_id = ensure_warehouse()
     conn = BaseHook.get_connection(conn_id)
     host = urllib.parse.unquote(conn.host or "localhost")
     where = f"{host}:{conn.port or 5432}" if not host.startswith("/") else f"the socket in {host}"
@@ -120,7 +118,7 @@ def connect(*, autocommit: bool = False, application_name: str = "etl") -> psyco
 
 @cache
 def load_sql(name: str) -> str:
-    """The text of ``include/sql/<name>.sql``."""
+    """The text of ``sql/<name>.sql`` of the package (``ETL_SQL_DIR`` overrides the folder)."""
     return (settings().sql_dir / f"{name}.sql").read_text(encoding="utf-8")
 
 

@@ -10,3 +10,7 @@ class BadInputError(ValueError):
 
 class UnitBusyError(RuntimeError):
     """Another session holds the advisory lock of the unit we want to write. Transient."""
+
+
+class ConfigurationError(BadInputError):
+    """A setting or Connection that is missing or wrong. Permanent: a person must fix it first."""

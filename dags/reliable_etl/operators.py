@@ -149,7 +149,7 @@ class GoldUpsertOperator(EtlOperator):
     :param reset_sql: SQL deleting the unit's gold rows (returns the count), run when ``reset``.
     :param lock: the unit's advisory lock, formatted with ``{pipeline} {kind} {unit}``.
     :param sql_params: extra bound parameters for every file (templated).
-    :param sql_dir: where the file names are looked up (default ``ETL_SQL_DIR``: ``include/sql``).
+    :param sql_dir: where the file names are looked up (default: the package's ``sql`` folder).
     :param dry_run: only say what would be done: writes nothing, no Asset event (templated).
     :param reset: recompute even an unchanged unit, after ``reset_sql`` (templated).
     :param only_complete: a ``month`` or ``day`` unit is published for the first time only once

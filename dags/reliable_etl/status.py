@@ -119,7 +119,7 @@ def airflow_services(api=None) -> list[Service]:
     """The api-server (``/api/v2/version``) and the components its health endpoint reports."""
     import httpx
 
-    from reliable_etl.recovery import AirflowApi, AirflowApiError
+    from reliable_etl_plugin.recovery import AirflowApi, AirflowApiError
 
     api = api or AirflowApi.from_connection()
     try:

@@ -178,10 +178,10 @@ def test_engineering_sync_schedule_and_params(dagbag: DagBag) -> None:
 def test_engineering_sync_maps_one_task_per_entity_in_per_service_pools(dagbag: DagBag) -> None:
     import json
 
-    from reliable_etl.config import PROJECT_ROOT
+    from reliable_etl.config import resource
 
     dag = dagbag.dags["engineering_sync"]
-    pools = json.loads((PROJECT_ROOT / "include" / "airflow" / "pools.json").read_text())
+    pools = json.loads(resource("pools.json").read_text())
     for task_id, pool, operator in (
         ("sync_github", "github_api", "GitHubSyncOperator"),
         ("sync_jira", "jira_api", "JiraSyncOperator"),

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from conftest import github_rows, github_truth, jira_rows, jira_truth
 
-from reliable_etl.airflow_local import celery_broker
+from reliable_etl_dev.airflow_local import celery_broker
 from scripts.scale_demo import COMPARED, DAGS, HEARTBEAT_TIMEOUT_S, PROJECTS, REPOS, WORKERS, run_scenario
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reliable_etl import scratch
-from reliable_etl.airflow_local import LocalAirflow
+from reliable_etl_dev import SAMPLE_CSV, scratch
+from reliable_etl_dev.airflow_local import LocalAirflow
 from tests.unit.dashboard_support import (
     CONNECTION_ENV,
     DB_PASSWORD,
@@ -36,7 +36,7 @@ from tests.unit.dashboard_support import (
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "include" / "sample" / "online_retail_sample.csv"
+SAMPLE = SAMPLE_CSV
 USERS = {"ada": "admin", "uma": "user", "val": "viewer"}
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
 RETAIL_WINDOW = {"ETL_RETAIL_START_DATE": "2011-01-24", "ETL_RETAIL_END_DATE": "2011-02-08"}
@@ -258,8 +258,8 @@ def test_the_plugin_is_registered_with_its_page_and_app(dash: Dashboard) -> None
 
 
 def test_health_and_metrics_equal_what_the_ops_tables_hold(dash: Dashboard, warehouse) -> None:
-    from reliable_etl.dashboard.datamodels.health import HealthResponse
-    from reliable_etl.dashboard.datamodels.metrics import MetricsResponse
+    from reliable_etl_plugin.dashboard.datamodels.health import HealthResponse
+    from reliable_etl_plugin.dashboard.datamodels.metrics import MetricsResponse
 
     health = HealthResponse.model_validate(dash.get("/etl/health").json())
     metrics = MetricsResponse.model_validate(dash.get("/etl/metrics").json())
@@ -279,9 +279,9 @@ def test_health_and_metrics_equal_what_the_ops_tables_hold(dash: Dashboard, ware
 
 
 def test_checkpoints_timeline_and_errors_equal_the_tables(dash: Dashboard, warehouse) -> None:
-    from reliable_etl.dashboard.datamodels.checkpoints import CheckpointsResponse
-    from reliable_etl.dashboard.datamodels.errors import ErrorsResponse
-    from reliable_etl.dashboard.datamodels.timeline import TimelineResponse
+    from reliable_etl_plugin.dashboard.datamodels.checkpoints import CheckpointsResponse
+    from reliable_etl_plugin.dashboard.datamodels.errors import ErrorsResponse
+    from reliable_etl_plugin.dashboard.datamodels.timeline import TimelineResponse
 
     checkpoints = CheckpointsResponse.model_validate(dash.get("/etl/checkpoints").json())
     months = warehouse.execute(
@@ -437,7 +437,7 @@ def _open(browser, dash: Dashboard, user: str):
 
 def test_the_page_shows_the_grid_timeline_chart_and_errors_and_recovers(dash: Dashboard, warehouse, tmp_path) -> None:
     """In headless Chromium, as a viewer and as an admin: what each sees, the Recover button, the UI's iframe."""
-    from reliable_etl.dashboard.browser import Chromium, available
+    from reliable_etl_dev.browser import Chromium, available
 
     if why := available():
         pytest.skip(why)

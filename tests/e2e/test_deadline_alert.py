@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reliable_etl.airflow_local import LocalAirflow
+from reliable_etl_dev.airflow_local import LocalAirflow
 
 DAG_ID = "toy_deadline"
 DAG_FILE = '''\

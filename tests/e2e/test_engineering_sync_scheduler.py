@@ -25,8 +25,8 @@ from conftest import (
     transitions,
 )
 
-from reliable_etl.airflow_local import LocalAirflow
-from reliable_etl.sync.fake import Fault
+from reliable_etl_dev.airflow_local import LocalAirflow
+from reliable_etl_dev.fakes import Fault
 
 pytestmark = pytest.mark.slow
 

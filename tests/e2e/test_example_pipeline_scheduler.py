@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from conftest import SAMPLE_CSV, table_fingerprint
 
-from reliable_etl.airflow_local import AIRFLOW_BIN, LocalAirflow
 from reliable_etl.retail.landing import landing_path, split_export
 from reliable_etl.retail.load import load_day
+from reliable_etl_dev.airflow_local import AIRFLOW_BIN, LocalAirflow
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from conftest import CLASS, STUDENTS, students_file
 
-from reliable_etl.airflow_local import LocalAirflow
+from reliable_etl_dev.airflow_local import LocalAirflow
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reliable_etl.airflow_local import AIRFLOW_BIN, free_port
-from reliable_etl.recovery import AirflowApi
+from reliable_etl_dev.airflow_local import AIRFLOW_BIN, free_port
+from reliable_etl_plugin.recovery import AirflowApi
 
 pytestmark = pytest.mark.slow
 

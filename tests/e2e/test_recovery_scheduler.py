@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reliable_etl.airflow_local import LocalAirflow, RunInfo
-from reliable_etl.recovery import recover
+from reliable_etl_dev.airflow_local import LocalAirflow, RunInfo
+from reliable_etl_plugin.recovery import recover
 
 DAG_ID = "toy_in_order"
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]

@@ -16,17 +16,17 @@ import psycopg
 import pytest
 from conftest import table_fingerprint
 
-from reliable_etl import scratch
-from reliable_etl.airflow_local import LocalAirflow
-from reliable_etl.recovery import recover
 from reliable_etl.retail.gold import gold_for_day
 from reliable_etl.retail.landing import landing_path, split_export
 from reliable_etl.retail.load import load_day
+from reliable_etl_dev import SAMPLE_CSV, scratch
+from reliable_etl_dev.airflow_local import LocalAirflow
+from reliable_etl_plugin.recovery import recover
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "include" / "sample" / "online_retail_sample.csv"
+SAMPLE = SAMPLE_CSV
 FIRST, LAST = dt.date(2011, 1, 28), dt.date(2011, 2, 2)
 BAD_DAY = dt.date(2011, 1, 30)
 GOLD = ("gold.fact_sales_monthly", "gold.fact_product_performance", "gold.fact_country_sales")

@@ -18,14 +18,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reliable_etl.airflow_local import LocalAirflow
 from reliable_etl.maintenance.watchdog import watchdog
 from reliable_etl.retail.landing import landing_path, split_export
+from reliable_etl_dev import SAMPLE_CSV
+from reliable_etl_dev.airflow_local import LocalAirflow
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "include" / "sample" / "online_retail_sample.csv"
+SAMPLE = SAMPLE_CSV
 DAYS = [dt.date(2011, 1, 28) + dt.timedelta(days=n) for n in range(6)]
 DELETED, NEVER_CREATED, BAD = DAYS[1], DAYS[2], DAYS[3]
 

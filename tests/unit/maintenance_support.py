@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from reliable_etl import scratch
+from reliable_etl_dev import scratch
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 

@@ -12,7 +12,7 @@ from conftest import SAMPLE_CSV
 
 from reliable_etl.cli import main
 
-SAMPLE_ROWS = 544  # data rows of include/sample/online_retail_sample.csv
+SAMPLE_ROWS = 544  # data rows of the bench's sample (reliable_etl_dev.SAMPLE_CSV)
 
 
 def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -112,7 +112,7 @@ def test_rerun_reports_unchanged_files(
     [
         (["retail", "run", "--from", "2011-13-01", "--to", "2011-02-06"], "'2011-13-01' is not a date (YYYY-MM-DD)"),
         (["retail", "run", "--from", "yesterday", "--to", "2011-02-06"], "'yesterday' is not a date (YYYY-MM-DD)"),
-        (["retail", "sample", "--start", "24/01/2011"], "'24/01/2011' is not a date (YYYY-MM-DD)"),
+        (["retail", "run", "--from", "2011-01-24", "--to", "24/01/2011"], "'24/01/2011' is not a date (YYYY-MM-DD)"),
     ],
 )
 def test_bad_date_argument_exits_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from conftest import fake_connections, github_rows, github_truth, jira_rows, jira_truth, sync_job
 
 from reliable_etl.cli import main
-from reliable_etl.sync.fake import Fault
+from reliable_etl_dev.fakes import Fault
 
 
 def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -15,8 +15,8 @@ import pytest
 from dashboard_support import EXPECTED, RUNS, SECRETS, TABLES, expected_window, seed
 from prometheus_client.parser import text_string_to_metric_families
 
-from reliable_etl.dashboard.routes import checkpoints, errors, health, metrics, timeline
-from reliable_etl.dashboard.warehouse import Reader
+from reliable_etl_plugin.dashboard.routes import checkpoints, errors, health, metrics, timeline
+from reliable_etl_plugin.dashboard.warehouse import Reader
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def _leave_the_tables_empty(conn: psycopg.Connection) -> Iterator[None]:
 
 @pytest.fixture
 def seeded(conn: psycopg.Connection) -> dt.datetime:
-    from reliable_etl.dashboard import secrets
+    from reliable_etl_plugin.dashboard import secrets
 
     secrets.forget()
     return seed(conn)
@@ -263,7 +263,7 @@ def test_an_empty_warehouse_answers_empty_and_healthy(conn, reader) -> None:
 def test_secrets_in_the_tables_never_come_out(seeded, conn, etl_env) -> None:
     from dashboard_support import CONNECTION_ENV
 
-    from reliable_etl.dashboard import secrets
+    from reliable_etl_plugin.dashboard import secrets
 
     for name, value in CONNECTION_ENV.items():
         etl_env.setenv(name, value)

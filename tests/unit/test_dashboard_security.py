@@ -30,7 +30,7 @@ def _dependency_calls(dependant) -> list:
 def test_every_route_requires_a_signed_in_user() -> None:
     from airflow.api_fastapi.core_api.security import get_user
 
-    from reliable_etl.dashboard.api import create_app
+    from reliable_etl_plugin.dashboard.api import create_app
 
     routes = [r for r in create_app().routes if isinstance(r, APIRoute)]
     assert len(routes) >= 14
@@ -56,14 +56,14 @@ def test_every_route_requires_a_signed_in_user() -> None:
     ],
 )
 def test_without_a_token_the_answer_is_401(method: str, path: str) -> None:
-    from reliable_etl.dashboard.api import create_app
+    from reliable_etl_plugin.dashboard.api import create_app
 
     client = TestClient(create_app())
     assert client.request(method, path).status_code == 401
 
 
 def test_configured_connection_secrets_are_masked_wherever_they_appear(etl_env) -> None:
-    from reliable_etl.dashboard import secrets
+    from reliable_etl_plugin.dashboard import secrets
 
     for name, value in CONNECTION_ENV.items():
         etl_env.setenv(name, value)
@@ -87,7 +87,7 @@ def test_configured_connection_secrets_are_masked_wherever_they_appear(etl_env) 
 
 
 def test_sensitive_connection_extras_are_secrets_too(etl_env) -> None:
-    from reliable_etl.dashboard import secrets
+    from reliable_etl_plugin.dashboard import secrets
 
     etl_env.setenv(
         "AIRFLOW_CONN_VAULTISH",
@@ -100,39 +100,70 @@ def test_sensitive_connection_extras_are_secrets_too(etl_env) -> None:
     secrets.forget()
 
 
+def test_the_plugin_is_registered_by_its_entry_point() -> None:
+    """Airflow finds the plugin through the installed package's ``airflow.plugins`` entry point, no folder needed."""
+    from importlib.metadata import entry_points
+
+    (entry_point,) = [ep for ep in entry_points(group="airflow.plugins") if ep.name == "reliable_etl"]
+    assert entry_point.value == "reliable_etl_plugin.plugin:ReliableEtlPlugin"
+    assert entry_point.load().name == "reliable_etl"
+
+
 def test_importing_the_plugin_builds_nothing() -> None:
-    """Every task loads the plugins folder: the import must not pull FastAPI routes or Airflow's API."""
+    """Every task loads the plugins: the import must not pull FastAPI routes, Airflow's API or the bundle."""
     code = (
-        "import sys, time; sys.path.insert(0, 'plugins'); t = time.perf_counter(); import etl_dashboard as p; "
+        "import sys, time; t = time.perf_counter(); import reliable_etl_plugin.plugin as p; "
         "took = time.perf_counter() - t; "
-        "print(p.EtlDashboardPlugin.fastapi_apps[0]['url_prefix'], 'reliable_etl.dashboard.api' in sys.modules, "
-        "'airflow.api_fastapi.core_api.security' in sys.modules, round(took, 3))"
+        "print(p.ReliableEtlPlugin.fastapi_apps[0]['url_prefix'], 'reliable_etl_plugin.dashboard.api' in sys.modules, "
+        "'airflow.api_fastapi.core_api.security' in sys.modules, 'reliable_etl' in sys.modules, round(took, 3))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    prefix, app_built, api_imported, _took = out.split()[-4:]
-    assert (prefix, app_built, api_imported) == ("/etl", "False", "False")
+    prefix, app_built, api_imported, bundle_imported, _took = out.split()[-5:]
+    assert (prefix, app_built, api_imported, bundle_imported) == ("/etl", "False", "False", "False")
 
 
 def test_in_the_api_server_the_plugin_builds_the_app_it_registers() -> None:
     """`airflow api-server` loads the plugin once: the app is built then, and what it mounts is our ASGI app."""
     code = (
-        "import sys; sys.argv = ['airflow', 'api-server']; sys.path.insert(0, 'plugins'); import etl_dashboard as p; "
-        "from reliable_etl.dashboard import LazyApp; app = p.EtlDashboardPlugin.fastapi_apps[0]['app']; "
-        "print(isinstance(app, LazyApp), app._app is not None, type(app.build()).__name__)"
+        "import sys; sys.argv = ['airflow', 'api-server']; import reliable_etl_plugin.plugin as p; "
+        "from reliable_etl_plugin.dashboard import LazyApp; app = p.ReliableEtlPlugin.fastapi_apps[0]['app']; "
+        "print(isinstance(app, LazyApp), app._app is not None, type(app.build()).__name__, "
+        "'reliable_etl' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert out.split()[-3:] == ["True", "True", "FastAPI"]
+    assert out.split()[-4:] == ["True", "True", "FastAPI", "False"]
+
+
+def test_a_dashboard_that_cannot_load_answers_503_with_the_reason_never_a_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broken install must be visible: without this, the UI's catch-all route answers 200 with its index.html."""
+    from reliable_etl_plugin import dashboard
+    from reliable_etl_plugin.dashboard import api
+
+    def broken() -> None:
+        raise ModuleNotFoundError("No module named 'psycopg'", name="psycopg")
+
+    monkeypatch.setattr(api, "create_app", broken)
+    client = TestClient(dashboard.LazyApp())
+    for path in ("/health", "/", "/metrics/prometheus"):
+        resp = client.get(path)
+        assert resp.status_code == 503
+        assert resp.headers["content-type"] == "application/json"
+        assert resp.json() == {
+            "detail": "the reliability dashboard failed to load: ModuleNotFoundError: No module named 'psycopg'"
+        }
 
 
 def test_the_external_view_opens_our_page_in_the_ui() -> None:
-    from reliable_etl.dashboard import external_view
+    from reliable_etl_plugin.dashboard import external_view
 
     view = external_view()
     assert (view["href"], view["url_route"], view["destination"]) == ("/etl/", "etl-reliability", "nav")
 
 
 def test_local_airflow_with_users_turns_the_login_on(tmp_path: Path) -> None:
-    from reliable_etl.airflow_local import PLUGINS, LocalAirflow
+    from reliable_etl_dev.airflow_local import LocalAirflow
 
     af = LocalAirflow(tmp_path / "home", tmp_path, auth_users={"ada": "admin", "val": "viewer"})
     env = af.environ()
@@ -140,7 +171,7 @@ def test_local_airflow_with_users_turns_the_login_on(tmp_path: Path) -> None:
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "ada:admin,val:viewer"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == str(af.passwords_file)
-    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(PLUGINS)
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(af.home / "plugins")  # plugins: the installed ones only
     assert af.api.username == "ada"  # the helpers act as the first admin
     assert af.password("ada") != af.password("val")
     with pytest.raises(ValueError, match="needs an admin"):
@@ -168,7 +199,7 @@ def test_airflow_api_sends_a_given_token(tmp_path: Path) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    from reliable_etl.recovery import AirflowApi
+    from reliable_etl_plugin.recovery import AirflowApi
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -184,7 +215,7 @@ def test_airflow_api_sends_a_given_token(tmp_path: Path) -> None:
 def test_a_warehouse_that_does_not_answer_is_a_503_naming_the_server_not_its_password(etl_env) -> None:
     from fastapi import HTTPException
 
-    from reliable_etl.dashboard import warehouse
+    from reliable_etl_plugin.dashboard import warehouse
 
     etl_env.setenv("AIRFLOW_CONN_WAREHOUSE", "postgresql://etl:TopSecret99@127.0.0.1:9/warehouse")
     with pytest.raises(HTTPException) as refused:

@@ -5,7 +5,7 @@
   `depends_on` waiting for health (or the init job's success), the same Airflow settings in every
   Airflow service, every ${VAR} listed in .env.example; `docker compose config` where a Docker
   client with the compose plugin is installed (it needs no daemon).
-- include/docker/init-warehouse.sql run by psql on a private PostgreSQL, as the postgres image
+- deploy/docker/init-warehouse.sql run by psql on a private PostgreSQL, as the postgres image
   runs it; deploy/airflow-init.sh (the init job of both deployments) against real databases.
 - deploy/systemd: the units install.sh renders, parsed, and `systemd-analyze verify`-ed where
   systemd-analyze exists (it needs no running systemd).
@@ -27,7 +27,7 @@ import psycopg
 import pytest
 import yaml
 
-from reliable_etl import scratch
+from reliable_etl_dev import scratch
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -149,8 +149,11 @@ def test_every_airflow_service_shares_the_same_settings_and_the_bundle(services)
         assert json.loads(VARIABLE.sub("x", env[key]))["conn_type"] in {"http", "redis"}, key
     for name, service in airflow.items():
         found = mounts(service)
-        for folder in ("dags", "plugins", "include", "deploy"):
+        for folder in ("dags", "deploy"):
             assert found[f"/opt/airflow/{folder}"] == f"./{folder}", name
+        # the plugin is installed in the image; nothing pins a path that would shadow a bundle's copy
+        assert not {"/opt/airflow/plugins", "/opt/airflow/include"} & set(found), name
+        assert not {"PYTHONPATH", "ETL_SQL_DIR", "ETL_FILES_RELATIONSHIPS"} & set(service["environment"]), name
         assert found["/opt/airflow/logs"] == "airflow-logs", name  # the api-server reads the workers' logs
         # the image's rule: any uid, group 0; the init job is root only to hand the volumes over
         assert service["user"] == ("0:0" if name == "airflow-init" else "${AIRFLOW_UID:-50000}:0"), name
@@ -163,7 +166,7 @@ def test_the_init_job_migrates_creates_the_users_imports_the_pools_and_the_schem
         assert f"${{{key}:?" in init["environment"][key]
     script = INIT_SCRIPT.read_text()
     for step in ("airflow db migrate", "airflow users create --role Admin", "airflow users create --role Op",
-                 'airflow pools import "${root}/include/airflow/pools.json"', "python -m reliable_etl.cli init"):  # fmt: skip
+                 'airflow pools import "$(etl pools)"', "etl init"):  # fmt: skip
         assert step in script
     assert os.access(INIT_SCRIPT, os.X_OK)
 
@@ -252,7 +255,7 @@ def _psql(uri: str, script: Path, env: dict[str, str]) -> subprocess.CompletedPr
 
 
 def test_init_warehouse_sql_creates_the_role_and_database_from_the_environment(private_pg):
-    script = ROOT / "include" / "docker" / "init-warehouse.sql"
+    script = ROOT / "deploy" / "docker" / "init-warehouse.sql"
     assert not re.search(r"password\s+'", script.read_text())  # no password literal in the file
     missing = _psql(private_pg.uri, script, {})
     assert missing.returncode != 0  # no password given: the image's first start fails, loudly

@@ -26,12 +26,12 @@ from graphql import (
     validate,
 )
 
-from reliable_etl.sync.fake import FakeServer, Fault
-from reliable_etl.sync.fake.fastpath import Unsupported, compile_plan
-from reliable_etl.sync.fake.github import Context, FakeGitHub, _Order, load_schema, node_id, subset_schema
-from reliable_etl.sync.fake.jira import FakeJira
-from reliable_etl.sync.fake.jql import parse as parse_jql
 from reliable_etl.sync.hooks.github import QUERY_DIR, load_query
+from reliable_etl_dev.fakes import FakeServer, Fault
+from reliable_etl_dev.fakes.fastpath import Unsupported, compile_plan
+from reliable_etl_dev.fakes.github import Context, FakeGitHub, _Order, load_schema, node_id, subset_schema
+from reliable_etl_dev.fakes.jira import FakeJira
+from reliable_etl_dev.fakes.jql import parse as parse_jql
 
 REAL_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "github" / "schema.graphql"
 needs_real_schema = pytest.mark.skipif(not REAL_SCHEMA.exists(), reason=f"{REAL_SCHEMA} is not on this machine")
@@ -1059,7 +1059,7 @@ def test_request_log(srv: FakeServer) -> None:
 def test_serve_prints_connections_and_stops_on_sigterm() -> None:
     code = (
         "import logging; logging.basicConfig(level=logging.WARNING)\n"
-        "from reliable_etl.sync.fake import serve\n"
+        "from reliable_etl_dev.fakes import serve\n"
         "serve(port=0, latency=0.0, repos={'acme/api': 5}, projects={'ENG': 7}, jira_mode='server',"
         " github_schema_path=None)\n"
     )

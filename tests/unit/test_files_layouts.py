@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from reliable_etl.config import PROJECT_ROOT
+from reliable_etl.config import resource
 from reliable_etl.files.layouts import LayoutError, identifier, load_relationships
 
-SHIPPED = PROJECT_ROOT / "include" / "files" / "relationships.json"
+SHIPPED = resource("files", "relationships.json")
 BASE = json.loads(SHIPPED.read_text())
 # what the system this bundle replaces writes: layouts keyed by file name, its own spelling of names
 SEED = {

@@ -194,7 +194,7 @@ def test_a_crash_mid_load_leaves_the_previous_data(files_env, conn, loaded_night
 def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, etl_env):
     if not REAL_CDNOW.exists():
         pytest.skip(f"{REAL_CDNOW} is not on this machine")
-    from reliable_etl.config import PROJECT_ROOT
+    from reliable_etl.config import resource
 
     drop = files_env["drop"]
     with gzip.open(REAL_CDNOW) as src, (drop / "CDNOW_master.txt").open("wb") as dst:
@@ -210,7 +210,7 @@ def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, et
                 number,
             )
         )
-    relationships = PROJECT_ROOT / "include" / "files" / "relationships.json"
+    relationships = resource("files", "relationships.json")
     (result,) = load_directory(relationships, drop, run_id="cdnow", archive_dir=files_env["archive"])
     assert (result.status, result.records, result.loaded, result.rejected) == ("loaded", 69_659, 69_659, 0)
     loaded = conn.execute(

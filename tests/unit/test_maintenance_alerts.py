@@ -12,6 +12,7 @@ import pytest
 from reliable_etl.maintenance import alerts
 from reliable_etl.maintenance.alerts import FIRED, RESOLVED, State, decide, evaluate
 from reliable_etl.maintenance.tasks import run_job
+from reliable_etl_plugin import deadlines
 
 pytest_plugins = ["maintenance_support"]
 
@@ -129,7 +130,7 @@ def test_deadline_alerts_are_async_slack_callbacks_on_the_logical_date() -> None
     assert retail.interval == dt.timedelta(days=1, hours=8)  # 8 h after day D's data interval ends
     assert files.interval == dt.timedelta(hours=6)  # 08:00 UTC for the 02:00 run
     assert isinstance(retail.callback, AsyncCallback)
-    assert retail.callback.path == "reliable_etl.maintenance.alerts.notify_missed_deadline"
+    assert retail.callback.path == "reliable_etl_plugin.deadlines.notify_missed_deadline"
     assert retail.callback.kwargs["slack_webhook_conn_id"] == "notify_slack"
     assert "{{ dag_run.dag_run_id }}" in retail.callback.kwargs["text"]
 
@@ -141,10 +142,10 @@ def test_the_deadline_callback_sends_for_a_late_run_and_skips_a_catch_up_run(sla
     late = {"dag_run": {"dag_run_id": "scheduled__x", "queued_at": "2026-01-02T02:00:01+00:00"}, "deadline": {}}
     late["deadline"]["deadline_time"] = due
     text = "late: {{ dag_run.dag_run_id }}"
-    assert asyncio.run(alerts.notify_missed_deadline(text=text, context=late)) == "sent"
+    assert asyncio.run(deadlines.notify_missed_deadline(text=text, context=late)) == "sent"
     catch_up = {
         "dag_run": {"dag_run_id": "y", "queued_at": "2026-03-01T00:00:00+00:00"},
         "deadline": {"deadline_time": due},
     }
-    assert asyncio.run(alerts.notify_missed_deadline(text=text, context=catch_up)).startswith("skipped")
+    assert asyncio.run(deadlines.notify_missed_deadline(text=text, context=catch_up)).startswith("skipped")
     assert slack.texts() == ["late: scheduled__x"]

@@ -1,6 +1,6 @@
 """backup_critical_data against real servers: round trip into a scratch database, damage detected, outages.
 
-The test server (PostgreSQL 15 on 127.0.0.1:5432, or whatever reliable_etl.scratch picks) and a private
+The test server (PostgreSQL 15 on 127.0.0.1:5432, or whatever reliable_etl_dev.scratch picks) and a private
 pgserver (PostgreSQL 16) each get the pg_dump of their own major version.
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reliable_etl import scratch
 from reliable_etl.config import settings
 from reliable_etl.errors import BadInputError
 from reliable_etl.maintenance.backup import backup_critical_data, list_backups, restore_backup, sha256_of, verify_backup
 from reliable_etl.ops.logs import flush_logs
+from reliable_etl_dev import scratch
 
 pytest_plugins = ["maintenance_support"]
 

@@ -57,4 +57,4 @@ def test_nightly_dags_carry_a_deadline_alert(dagbag: DagBag, dag_id: str, interv
     deadline = deadlines[0] if isinstance(deadlines, list) else deadlines
     assert deadline.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
     assert deadline.interval == interval
-    assert deadline.callback.path == "reliable_etl.maintenance.alerts.notify_missed_deadline"
+    assert deadline.callback.path == "reliable_etl_plugin.deadlines.notify_missed_deadline"

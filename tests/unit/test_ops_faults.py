@@ -24,12 +24,13 @@ import psycopg
 import pytest
 from conftest import table_fingerprint
 
-from reliable_etl import db, scratch
+from reliable_etl import db
 from reliable_etl.ops import SCHEMA_SCRIPTS, init_schema
 from reliable_etl.ops.logs import PipelineLogger
 from reliable_etl.ops.units import reap_lost_units
 from reliable_etl.retail.landing import split_export
-from reliable_etl.retail.sample import write_sample
+from reliable_etl_dev import scratch
+from reliable_etl_dev.sample import write_sample
 
 ETL = [sys.executable, "-m", "reliable_etl.cli"]
 DATA_TABLES = (

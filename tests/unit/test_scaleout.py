@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from reliable_etl.airflow_local import DEFAULT_BROKER_URL, RETRY_POLICY_MARK, LocalAirflow, worker_hostname
-from reliable_etl.sync.fake import FakeServer
+from reliable_etl_dev.airflow_local import DEFAULT_BROKER_URL, RETRY_POLICY_MARK, LocalAirflow, worker_hostname
+from reliable_etl_dev.fakes import FakeServer
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/airflow_meta"
 

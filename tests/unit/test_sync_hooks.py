@@ -69,7 +69,7 @@ def test_github_token_is_a_bearer_header(etl_env):
 
 def test_credentials_never_reach_an_error_message(fake, etl_env):
     """A 401 names the connection, never the token."""
-    from reliable_etl.sync.fake.server import FakeServer
+    from reliable_etl_dev.fakes.server import FakeServer
 
     token = "ghp_" + "s3cr3t" * 6
     connection_env(etl_env, "gh_x", host=fake.url, password=token)

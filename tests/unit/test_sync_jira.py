@@ -9,10 +9,10 @@ import pytest
 from conftest import fake_connections, jira_rows, jira_truth, refetched_pages, sync_job
 
 from reliable_etl.sync.errors import ApiRequestError, CorruptPageError
-from reliable_etl.sync.fake import Fault
 from reliable_etl.sync.jira import JiraSync
 from reliable_etl.sync.jobs import Status
 from reliable_etl.sync.runner import sync_entity
+from reliable_etl_dev.fakes import Fault
 
 PROJECT = "ENG"
 
@@ -189,7 +189,7 @@ def test_a_full_pass_finds_deletions_and_issues_that_left_the_window(project, co
     assert not [r for r in project.requests if r.kind == "ids"]  # no id sweep
 
 
-# --- issues deleted at any moment: Jira refuses JQL naming them (see reliable_etl.sync.fake.jira) ----------
+# --- issues deleted at any moment: Jira refuses JQL naming them (see reliable_etl_dev.fakes.jira) ----------
 
 
 def deleted_keys(conn) -> list[str]:

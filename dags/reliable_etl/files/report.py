@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from psycopg.rows import dict_row
 
 from reliable_etl import db
 from reliable_etl.files import PIPELINE
 from reliable_etl.files.load import FileResult
 from reliable_etl.notify import RunReport
+from reliable_etl_plugin.grading import health
 
 PIPELINE_NAME = "files_nightly"  # the name notifications carry: the DAG's
-
-# (healthy below, unhealthy above): share of failed runs, and average error rate of the runs
-FAILED_RUNS = (0.20, 0.50)
-ERROR_RATE = (0.10, 0.20)
-LEVELS = ("healthy", "degraded", "unhealthy")
-
-
-def level(value: float, bounds: tuple[float, float]) -> str:
-    low, high = bounds
-    return "healthy" if value < low else "unhealthy" if value > high else "degraded"
-
-
-@dataclass(frozen=True)
-class Health:
-    level: str  # the worse of the two
-    runs: int
-    failed_share: float
-    avg_error_rate: float
-    avg_duration_s: float
-    avg_records: float
-
-
-def health(runs: list[dict]) -> Health:
-    """Healthy below 20% failed runs and 10% error rate; degraded 20-50% / 10-20%; unhealthy above."""
-    if not runs:
-        return Health("healthy", 0, 0.0, 0.0, 0.0, 0.0)
-    n = len(runs)
-    failed = sum(r["status"] == "failed" for r in runs) / n
-    error_rate = sum(r["error_rate"] or 0 for r in runs) / n
-    worst = max(level(failed, FAILED_RUNS), level(error_rate, ERROR_RATE), key=LEVELS.index)
-    return Health(
-        worst,
-        n,
-        failed,
-        error_rate,
-        sum((r["duration_ms"] or 0) for r in runs) / n / 1000,
-        sum(r["records_in"] for r in runs) / n,
-    )
 
 
 def recent_runs(limit: int = 10) -> list[dict]:

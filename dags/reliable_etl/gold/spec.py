@@ -41,7 +41,7 @@ class UnitResult:
 class GoldSpec:
     """How to publish a unit of gold tables: SQL file names (see the module docstring).
 
-    A name is relative to ``sql_dir`` (default ``ETL_SQL_DIR``, the bundle's ``include/sql``),
+    A name is relative to ``sql_dir`` (default ``ETL_SQL_DIR``, the package's ``sql`` folder),
     with or without ``.sql``; an absolute path is taken as it is.
     """
 

@@ -14,7 +14,7 @@ manifest present in its archive's table of contents.
 
 Binaries: those whose major version matches the server's (pg_dump refuses a newer server and
 an archive of a newer pg_dump cannot be read by an older pg_restore): ``ETL_PG_BIN_DIR`` if set,
-else pgserver's own (the embedded default, PostgreSQL 16), Debian's ``/usr/lib/postgresql/N/bin``
+else pgserver's when installed (the bench's embedded PostgreSQL 16), Debian's ``/usr/lib/postgresql/N/bin``
 and ``PATH``; the nearest newer major when there is no exact match. Passwords go to the
 tools through ``PGPASSWORD``, never on the command line.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -96,13 +97,19 @@ def _major(binary: Path) -> int:
     return int(match.group(1))
 
 
+def _pgserver_binaries() -> list[Path]:
+    """pgserver's own binaries, when that package is installed (the bench's embedded PostgreSQL 16)."""
+    spec = importlib.util.find_spec("pgserver")
+    return [Path(spec.origin).parent / "pginstall" / "bin"] if spec and spec.origin else []
+
+
 @cache
 def available_binaries(bin_dir: Path | None = None) -> dict[int, Path]:
     """``{major: directory}`` of the pg_dump + pg_restore pairs found (first found per major wins)."""
     if bin_dir:
         candidates = [bin_dir]
     else:
-        candidates = [db._pgserver()._commands.POSTGRES_BIN_PATH]
+        candidates = _pgserver_binaries()
         candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
         candidates += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     found: dict[int, Path] = {}

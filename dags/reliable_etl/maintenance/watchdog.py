@@ -18,7 +18,7 @@ It reads the warehouse first (the data is the truth, Airflow's state second):
 Repair (``repair=True``, the etl_health DAG; ``etl health --repair``) when retail is behind:
 the runs whose data is gone are cleared, the never-created days get a run (logical date D
 02:00, data interval [D 02:00, D+1 02:00), run_after its end, so the scheduler sorts it among
-the others), then ``reliable_etl.recovery.recover`` (the code of ``etl recover``) clears the failed day
+the others), then ``reliable_etl_plugin.recovery.recover`` (the code of ``etl recover``) clears the failed day
 and re-queues the blocked ones: the scheduler runs every day in order. A paused DAG is reported,
 not unpaused and not repaired. Units a dead process left in progress are closed first
 (``reap_lost_units``) and listed.
@@ -200,7 +200,7 @@ def _create_run(api, day: dt.date) -> str:
 
 
 def _repair_retail(api, plan: dict, log: PipelineLogger) -> dict:
-    from reliable_etl.recovery import recover
+    from reliable_etl_plugin.recovery import recover
 
     done: dict[str, Any] = {"cleared": [], "created": []}
     for run_id in plan["rerun_deleted"]:  # oldest first: the scheduler starts them by run_after
@@ -368,7 +368,7 @@ def _airflow(api):
     if api is False:
         return None, "not asked"
     try:
-        from reliable_etl.recovery import AirflowApi
+        from reliable_etl_plugin.recovery import AirflowApi
 
         api = api or AirflowApi.from_connection()
         api.request("GET", "/version")

@@ -46,7 +46,7 @@ PHASES = ("walk", "recheck", "sweep", "reconcile")
 
 @dataclass(frozen=True)
 class Job:
-    """A row of ops.sync_jobs (see include/sql/sync/create_sync_schema.sql for the columns' meaning)."""
+    """A row of ops.sync_jobs (see sql/sync/create_sync_schema.sql for the columns' meaning)."""
 
     service: str
     entity: str

@@ -72,7 +72,7 @@ class ServiceSync:
     service: str
     label: str  # the service's name in messages
     pipeline: str
-    table: str  # sync.<table>, upserted by include/sql/sync/upsert_<table>.sql
+    table: str  # sync.<table>, upserted by sql/sync/upsert_<table>.sql
     rechecks_incremental = False  # incremental passes re-fetch records the walk cannot see change
     hook: ApiHook
 

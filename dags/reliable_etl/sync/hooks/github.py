@@ -1,6 +1,6 @@
 """GitHub's GraphQL API: pull requests page by page, with the query's cost in every answer.
 
-Every query lives in ``include/graphql/github/`` (a test validates each against GitHub's
+Every query lives in ``reliable_etl/graphql/github/`` (a test validates each against GitHub's
 real schema) and asks for ``rateLimit {cost remaining resetAt}``, so the hook knows its
 budget after every page and stops before it runs out.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from reliable_etl.config import PROJECT_ROOT, settings
+from reliable_etl.config import resource, settings
 from reliable_etl.sync.errors import (
     ApiRequestError,
     InvalidCursorError,
@@ -25,14 +25,14 @@ from reliable_etl.sync.errors import (
 )
 from reliable_etl.sync.hooks.api import ApiHook, excerpt, retry_after, utcnow
 
-QUERY_DIR = PROJECT_ROOT / "include" / "graphql" / "github"
+QUERY_DIR = resource("graphql", "github")
 FRAGMENT = "PullRequestFields"
 SECONDARY_LIMIT_WAIT = dt.timedelta(seconds=60)  # GitHub: "wait at least one minute"
 
 
 @cache
 def load_query(name: str) -> str:
-    """``include/graphql/github/<name>.graphql``, with the fragment appended where it is spread."""
+    """``reliable_etl/graphql/github/<name>.graphql``, with the fragment appended where it is spread."""
     text = (QUERY_DIR / f"{name}.graphql").read_text(encoding="utf-8")
     if f"...{FRAGMENT}" in text:
         text += "\n" + (QUERY_DIR / "pull_request_fields.fragment.graphql").read_text(encoding="utf-8")

@@ -1,0 +1,18 @@
+"""What Airflow's own services load outside any task: installed into the Airflow image, not versioned by the bundle.
+
+- ``plugin``: the Airflow plugin (entry point ``airflow.plugins``): the reliability dashboard,
+  a FastAPI app the api-server serves at ``/etl`` (``dashboard``), and its page in the UI.
+- ``deadlines``: the Deadline Alert callback the triggerer runs.
+- ``recovery``: Airflow's REST API, and getting an in-order catch-up going again on the latest
+  bundle version (``etl recover``, the watchdog's repair and the dashboard's Recover).
+- ``masking`` and ``grading``: the rules the bundle (``reliable_etl``) and the dashboard share.
+
+It never imports ``reliable_etl``: the api-server and the triggerer do not have the bundle.
+The bundle imports the modules above; their names and signatures are kept stable across
+releases: `API` grows when one is added, and the bundle checks it on import.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.2.0"
+API = 1  # the interface the bundle uses: masking, grading, recovery, deadlines
