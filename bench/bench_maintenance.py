@@ -4,7 +4,7 @@
 
 The warehouse first gets the full real retail year (split_export + load_day for every day, then
 gold for every month: the path of bench_retail.py) and the sync benchmark's data (20 repositories
-x 2,000 pull requests and 5 Jira projects x 5,000 issues from `etl sync fake-server`, no latency),
+x 2,000 pull requests and 5 Jira projects x 5,000 issues from `etl-dev fake-server`, no latency),
 then the DuckDB mirror is built and Redis (127.0.0.1:6379, a key prefix of the run's own) is the
 `redis_default` Connection.
 

@@ -4,7 +4,7 @@ The syncs are latency-bound (bench/bench_sync.py: wall time ~ requests x latency
 concurrency), so a second worker should nearly halve a pass: more entities are synced at once,
 up to the pools (github_api 4 + jira_api 2 = 6). A real Airflow with the CeleryExecutor
 (reliable_etl_dev.airflow_local, Redis broker, PostgreSQL metadata) runs engineering_sync against the fake
-server (``etl sync fake-server``, in a process of its own, a fixed latency per request) on:
+server (``etl-dev fake-server``, in a process of its own, a fixed latency per request) on:
 
     one worker  ``airflow celery worker -H w1 -c C``
     two workers ``-H w1`` and ``-H w2``, ``-c C`` each (2C slots: C=3 fills both pools)

@@ -1,6 +1,6 @@
 """Jira and GitHub sync throughput against the latency-bound floor, and checkpoint overhead.
 
-The fake server (``etl sync fake-server``) runs in a process of its own with a fixed latency
+The fake server (``etl-dev fake-server``) runs in a process of its own with a fixed latency
 per request, so its work does not share this process's interpreter. A full pass of every
 entity runs through ``reliable_etl.sync.runner.sync_queue`` (the code path of ``etl sync``) with
 ``--concurrency`` entities at once:
@@ -38,12 +38,12 @@ TARGET_OVERHEAD = 0.05
 
 @contextmanager
 def fake_server(port: int, latency_ms: float, repos: dict, projects: dict):
-    """``etl sync fake-server`` in a subprocess; waits until it answers."""
+    """``etl-dev fake-server`` in a subprocess; waits until it answers."""
     import requests
 
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "reliable_etl.cli", "sync", "fake-server", "--port", str(port),
+            sys.executable, "-m", "reliable_etl_dev.cli", "fake-server", "--port", str(port),
             "--latency-ms", str(latency_ms),
             "--repos", ",".join(f"{k}:{v}" for k, v in repos.items()),
             "--projects", ",".join(f"{k}:{v}" for k, v in projects.items()),

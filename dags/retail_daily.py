@@ -47,7 +47,7 @@ cfg = settings()
     default_args=task_defaults(depends_on_past=True, retry_delay=dt.timedelta(seconds=30)),
 )
 def retail_daily() -> None:
-    @task.sensor(mode="reschedule", poke_interval=300, timeout=24 * 3600)
+    @task.sensor(mode="reschedule", poke_interval=cfg.retail_poke_seconds, timeout=24 * 3600)
     def wait_for_landing_file(data_interval_start=None, data_interval_end=None) -> PokeReturnValue:
         from reliable_etl.retail.landing import landing_path
 

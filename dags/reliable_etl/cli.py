@@ -119,7 +119,8 @@ def cmd_retail_summary(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     from reliable_etl_plugin.recovery import AirflowApi, recover
 
-    report = recover(args.dag_id, airflow=AirflowApi.from_connection(), dry_run=args.dry_run)
+    keep = args.keep_version or settings().recover_keep_version
+    report = recover(args.dag_id, airflow=AirflowApi.from_connection(), dry_run=args.dry_run, latest_version=not keep)
     print(report)
     return 0
 
@@ -478,9 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list the runs it would create")
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser("recover", help="clear a DAG's failed run and re-queue the runs it blocks, in order")
+    p = sub.add_parser(
+        "recover",
+        help="clear a DAG's failed run and re-queue the runs it blocks, in order, on the latest bundle version",
+    )
     p.add_argument("dag_id")
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument(
+        "--keep-version",
+        action="store_true",
+        help="rerun each run on the bundle version it was created with (default: the latest, i.e. the fix)",
+    )
     p.set_defaults(func=cmd_recover)
     return parser
 

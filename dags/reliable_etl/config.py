@@ -62,6 +62,7 @@ class Settings:
     retail_start_date: dt.date
     retail_end_date: dt.date | None
     retail_file_wait_hours: float
+    retail_poke_seconds: float  # how often a missing landing file is looked for again
     task_retries: int
     # Jira and GitHub syncs
     github_conn_id: str
@@ -110,6 +111,7 @@ class Settings:
     optimize_index_bloat: float  # rebuild an index this many times larger than its estimate
     optimize_index_min_mb: float
     maintenance_retry_seconds: float  # a service down longer is reported, not waited for
+    recover_keep_version: bool  # recoveries rerun on each run's own bundle version, not the latest
     watchdog_pipelines: tuple[str, ...]
     watchdog_grace_hours: float  # after a day's run is due, before the day counts as behind
     watchdog_sync_max_age_hours: float
@@ -142,6 +144,7 @@ def settings() -> Settings:
         retail_start_date=_date("ETL_RETAIL_START_DATE", "2011-01-24"),  # type: ignore[arg-type]
         retail_end_date=_date("ETL_RETAIL_END_DATE", None),
         retail_file_wait_hours=float(_env("ETL_RETAIL_FILE_WAIT_HOURS", "6")),
+        retail_poke_seconds=float(_env("ETL_RETAIL_POKE_SECONDS", "300")),
         task_retries=int(_env("ETL_TASK_RETRIES", "3")),
         github_conn_id=_env("ETL_GITHUB_CONN_ID", "github_default"),
         jira_conn_id=_env("ETL_JIRA_CONN_ID", "jira_default"),
@@ -187,6 +190,7 @@ def settings() -> Settings:
         optimize_index_bloat=float(_env("ETL_OPTIMIZE_INDEX_BLOAT", "2.0")),
         optimize_index_min_mb=float(_env("ETL_OPTIMIZE_INDEX_MIN_MB", "8")),
         maintenance_retry_seconds=float(_env("ETL_MAINTENANCE_RETRY_SECONDS", "30")),
+        recover_keep_version=_env("ETL_RECOVER_KEEP_VERSION", "0").lower() in {"1", "true", "yes"},
         watchdog_pipelines=_list("ETL_WATCHDOG_PIPELINES", "retail,sync,files"),
         watchdog_grace_hours=float(_env("ETL_WATCHDOG_GRACE_HOURS", "8")),
         watchdog_sync_max_age_hours=float(_env("ETL_WATCHDOG_SYNC_MAX_AGE_HOURS", "3")),

@@ -69,15 +69,18 @@ def _default_warehouse() -> str | None:
     return None
 
 
-@cache
-def ensure_warehouse(conn_id: str | None = None) -> str:
-    """The warehouse Connection's id, once it resolves.
+def ensure_warehouse() -> str:
+    """The id of the warehouse Connection in use (`warehouse_conn_id`), once it resolves.
 
     The default Connection (``ETL_WAREHOUSE_CONN_ID``) falls back to a development bench's
     embedded server when one is installed; otherwise a missing Connection is a configuration
     error naming the variable to set.
     """
-    conn_id = conn_id or warehouse_conn_id()
+    return _resolve(warehouse_conn_id())
+
+
+@cache
+def _resolve(conn_id: str) -> str:
     if _connection_defined(conn_id):
         return conn_id
     if conn_id == settings().warehouse_conn_id and (uri := _default_warehouse()):

@@ -49,14 +49,19 @@ class EtlOperator(BaseOperator):
     :param pipeline: the pipeline's name in the ops tables (``ops.pipeline_runs.pipeline_name``).
     :param closes_run: True if this task ends the pipeline's run (its last task); False for
         earlier tasks, which leave the run ``running`` for the last one to close.
+    :param conn_id: the warehouse's Airflow Connection (templated): every statement the task
+        sends goes there, its ledger rows and logs included. Default: ``ETL_WAREHOUSE_CONN_ID``,
+        which defaults to ``warehouse``.
     """
 
+    template_fields: Sequence[str] = ("conn_id",)
     ui_color = "#eef6ee"
 
-    def __init__(self, *, pipeline: str, closes_run: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, pipeline: str, closes_run: bool = True, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.closes_run = closes_run
+        self.conn_id = conn_id
 
     # -- what subclasses use ---------------------------------------------------------------
 
@@ -92,6 +97,7 @@ class EtlOperator(BaseOperator):
         return self._in_ledger(context, lambda: self.run(context))
 
     def _in_ledger(self, context: Context, work: Any) -> Any:
+        from reliable_etl import db
         from reliable_etl.ops.context import task_context
         from reliable_etl.ops.logs import flush_logs
         from reliable_etl.ops.runs import pipeline_run
@@ -104,7 +110,7 @@ class EtlOperator(BaseOperator):
             "map_index": getattr(ti, "map_index", -1),
             "try_number": getattr(ti, "try_number", None),
         }
-        with task_context(**ids):
+        with db.use_warehouse(self.conn_id), task_context(**ids):
             log = self.ops_log(context)
             try:
                 with pipeline_run(
@@ -158,7 +164,7 @@ class GoldUpsertOperator(EtlOperator):
     :return: ``{"unit", "action", "input_rows", "rows_written", "fingerprint"}`` (XCom).
     """
 
-    template_fields: Sequence[str] = ("unit", "sql_params", "dry_run", "reset")
+    template_fields: Sequence[str] = (*EtlOperator.template_fields, "unit", "sql_params", "dry_run", "reset")
     ui_color = "#fdf3d8"
 
     def __init__(

@@ -1,15 +1,22 @@
-"""Get a strictly in-order DAG going again after a failed day (apache/airflow #29524).
+"""Get a strictly in-order DAG going again after a failed day (apache/airflow #29524), on fixed code.
 
 With catchup + max_active_runs=1 + depends_on_past, a failed day D leaves day D+1
 running with its tasks waiting on D. Clearing D alone deadlocks: D is queued while
 D+1 holds the only slot. `recover` clears D's failed tasks, then puts the later
 active runs back to queued, so the scheduler runs D, D+1, ... in order.
 
+A day that failed is usually fixed by a commit: by default the recovered runs move to the
+DAG's latest bundle version (the clear API's ``run_on_latest_version``), D+1 included, so
+none of them replays the bug. Airflow moves only a finished run when clearing, so a later run
+still waiting on D is set to failed, then cleared (no task of it has run: it waited on D).
+``latest_version=False`` keeps every run on the version it was created with.
+
 Usage (from a shell, a maintenance DAG or a test)::
 
     from reliable_etl_plugin.recovery import AirflowApi, recover
     print(recover("retail_daily"))                      # connection `airflow_api`
     print(recover("retail_daily", dry_run=True))        # only report
+    print(recover("retail_daily", latest_version=False))  # keep the runs' own versions
     print(recover("retail_daily", airflow=AirflowApi("http://127.0.0.1:8080")))
 """
 
@@ -169,13 +176,25 @@ class AirflowApi:
         """Task instances of one run."""
         return self._get_all(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
 
-    def clear_run(self, dag_id: str, run_id: str, *, only_failed: bool = True, dry_run: bool = False) -> dict:
-        """Clear a run's (failed) task instances; a finished run goes back to queued."""
-        return self.request(
-            "POST",
-            f"/dags/{dag_id}/dagRuns/{run_id}/clear",
-            json={"dry_run": dry_run, "only_failed": only_failed},
-        )
+    def clear_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        *,
+        only_failed: bool = True,
+        dry_run: bool = False,
+        latest_version: bool | None = None,
+    ) -> dict:
+        """Clear a run's (failed) task instances; a finished run goes back to queued.
+
+        ``latest_version``: True moves a finished run to the DAG's latest bundle version, False
+        keeps its own, None leaves it to the DAG's or Airflow's ``rerun_with_latest_version``.
+        The answer is the run (``bundle_version`` included), or with ``dry_run`` the task instances.
+        """
+        body: dict[str, Any] = {"dry_run": dry_run, "only_failed": only_failed}
+        if latest_version is not None:
+            body["run_on_latest_version"] = latest_version
+        return self.request("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json=body)
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
         """Start a manual run now (no logical date), with ``conf`` as its Params."""
@@ -192,9 +211,13 @@ class RecoveryReport:
 
     dag_id: str
     dry_run: bool
+    latest_version: bool = True
     failed_run: str | None = None
     cleared: list[str] = field(default_factory=list)  # "run_id task_id[map_index] (state)"
     requeued: list[str] = field(default_factory=list)  # run ids set back to queued
+    # the bundle version the recovered runs run on (None: an unversioned bundle, a local folder)
+    bundle_version: str | None = None
+    versions: dict[str, str | None] = field(default_factory=dict)  # run id -> the version it was on
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -207,12 +230,22 @@ class RecoveryReport:
         mode = "dry run" if self.dry_run else "applied" if self.changed else "nothing to do"
         lines = [f"Recovery of {self.dag_id} ({mode})"]
         lines.append(f"  earliest failed/stuck run: {self.failed_run or '-'}")
+        if self.failed_run:
+            lines.append(f"  {'would run' if self.dry_run else 'runs'} on bundle version: {self.version_line()}")
         lines.append(f"  {verb} clear {len(self.cleared)} task instance(s):")
         lines += [f"    {item}" for item in self.cleared]
         lines.append(f"  {verb} re-queue {len(self.requeued)} later run(s):")
         lines += [f"    {run_id}" for run_id in self.requeued]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def version_line(self) -> str:
+        """``abc123 (the latest; was def456)``: the bundle version the recovered runs run on."""
+        version = self.bundle_version or "unversioned (a local bundle)"
+        if not self.latest_version:
+            return "each run's own (--keep-version)"
+        moved = sorted({v for v in self.versions.values() if v != self.bundle_version}, key=str)
+        return version + (f" (the latest; was {', '.join(map(str, moved))})" if moved else " (the latest)")
 
 
 def _run_after(run: dict) -> datetime:
@@ -225,7 +258,9 @@ def _ti_label(ti: dict) -> str:
     return f"{ti['dag_run_id']} {ti['task_id']}{suffix} ({ti.get('state')})"
 
 
-def recover(dag_id: str, *, airflow: AirflowApi | None = None, dry_run: bool = False) -> RecoveryReport:
+def recover(
+    dag_id: str, *, airflow: AirflowApi | None = None, dry_run: bool = False, latest_version: bool = True
+) -> RecoveryReport:
     """Clear the earliest failed run of `dag_id` and re-queue the later active runs.
 
     Works against a running scheduler: the failed run is cleared first (it becomes
@@ -234,9 +269,11 @@ def recover(dag_id: str, *, airflow: AirflowApi | None = None, dry_run: bool = F
     If no run failed but a queued run sits behind a later running one (someone
     cleared the failed day by hand: the #29524 deadlock), that queued run is
     the anchor and only the re-queueing is done.
+
+    ``latest_version`` (default): every run recovered runs on the DAG's latest bundle version.
     """
     api = airflow or AirflowApi.from_connection()
-    report = RecoveryReport(dag_id=dag_id, dry_run=dry_run)
+    report = RecoveryReport(dag_id=dag_id, dry_run=dry_run, latest_version=latest_version)
     runs = api.dag_runs(dag_id)
 
     anchor_index = next((i for i, r in enumerate(runs) if r["state"] == "failed"), None)
@@ -257,21 +294,16 @@ def recover(dag_id: str, *, airflow: AirflowApi | None = None, dry_run: bool = F
     anchor = runs[anchor_index]
     later = runs[anchor_index + 1 :]
     report.failed_run = anchor["dag_run_id"]
+    dag = api.dag(dag_id)
+    report.bundle_version = (dag or {}).get("bundle_version") if latest_version else anchor.get("bundle_version")
+    report.versions[anchor["dag_run_id"]] = anchor.get("bundle_version")
 
     # 1. Clear the failed day first: while a later run still holds the slot the
     #    scheduler cannot start it, so it never overtakes that later run.
     if anchor["state"] == "failed":
-        run_id = anchor["dag_run_id"]
-        only_failed = True
-        preview = api.clear_run(dag_id, run_id, only_failed=True, dry_run=True)["task_instances"]
-        if not preview:  # e.g. marked failed by hand or by dagrun_timeout
-            only_failed = False
-            preview = api.clear_run(dag_id, run_id, only_failed=False, dry_run=True)["task_instances"]
-            report.notes.append("the failed run has no failed task instance: clearing all its tasks")
-        report.cleared = [_ti_label(ti) for ti in preview]
-        if not dry_run:
-            log.info("%s: clearing failed run %s", dag_id, run_id)
-            api.clear_run(dag_id, run_id, only_failed=only_failed)
+        _clear_failed(api, report, anchor)
+    elif latest_version and anchor.get("bundle_version") != report.bundle_version and not dry_run:
+        _requeue(api, dag_id, anchor["dag_run_id"], latest_version=True)  # cleared by hand on its old version
 
     # 2. Give the slot back: later running runs (waiting on depends_on_past) -> queued.
     #    List again after the clear: the scheduler may have started a later run meanwhile.
@@ -280,20 +312,54 @@ def recover(dag_id: str, *, airflow: AirflowApi | None = None, dry_run: bool = F
     for run in later:
         if run["state"] == "running":
             report.requeued.append(run["dag_run_id"])
+            report.versions[run["dag_run_id"]] = run.get("bundle_version")
             if not dry_run:
-                log.info("%s: re-queueing blocked run %s", dag_id, run["dag_run_id"])
-                api.set_run_state(dag_id, run["dag_run_id"], "queued")
+                _requeue(api, dag_id, run["dag_run_id"], latest_version=latest_version)
 
+    if latest_version and not report.bundle_version and any(report.versions.values()):
+        report.notes.append("the DAG has no bundle version: the runs stay on the versions they have")
     later_failed = [r["dag_run_id"] for r in later if r["state"] == "failed"]
     if later_failed:
         report.notes.append(
             f"later failed runs left as they are (run recover again once the above succeeded): "
             f"{', '.join(later_failed)}"
         )
-    dag = api.dag(dag_id)
     if dag is not None and dag["is_paused"]:
         report.notes.append("the DAG is paused: nothing runs until it is unpaused")
     return report
+
+
+def _clear_failed(api: AirflowApi, report: RecoveryReport, run: dict) -> None:
+    """Clear the failed run's failed task instances (all of them if none failed), on the chosen version."""
+    dag_id, run_id = report.dag_id, run["dag_run_id"]
+    only_failed = True
+    preview = api.clear_run(dag_id, run_id, only_failed=True, dry_run=True)["task_instances"]
+    if not preview:  # e.g. marked failed by hand or by dagrun_timeout
+        only_failed = False
+        preview = api.clear_run(dag_id, run_id, only_failed=False, dry_run=True)["task_instances"]
+        report.notes.append("the failed run has no failed task instance: clearing all its tasks")
+    report.cleared = [_ti_label(ti) for ti in preview]
+    if report.dry_run:
+        return
+    log.info("%s: clearing failed run %s", dag_id, run_id)
+    cleared = api.clear_run(dag_id, run_id, only_failed=only_failed, latest_version=report.latest_version)
+    if report.latest_version:
+        report.bundle_version = cleared.get("bundle_version")
+
+
+def _requeue(api: AirflowApi, dag_id: str, run_id: str, *, latest_version: bool) -> None:
+    """Give a run blocked behind the failed one back to the scheduler, queued.
+
+    On the latest version: Airflow moves only a finished run to it when clearing, and a PATCH to
+    queued keeps the run's version; so the run is set to failed (no task of it has run, it was
+    waiting on the failed day) and then cleared, which queues it on the latest version.
+    """
+    log.info("%s: re-queueing blocked run %s%s", dag_id, run_id, " on the latest version" if latest_version else "")
+    if not latest_version:
+        api.set_run_state(dag_id, run_id, "queued")
+        return
+    api.set_run_state(dag_id, run_id, "failed")
+    api.clear_run(dag_id, run_id, only_failed=False, latest_version=True)
 
 
 @dataclass

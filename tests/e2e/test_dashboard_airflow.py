@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -246,7 +247,8 @@ def test_a_viewer_reads_everything_but_may_not_trigger_or_recover(dash: Dashboar
 
 def test_the_plugin_is_registered_with_its_page_and_app(dash: Dashboard) -> None:
     plugins = dash.af.api.request("GET", "/plugins")["plugins"]
-    ours = next(p for p in plugins if p["name"] == "etl_dashboard")
+    ours = next(p for p in plugins if p["name"] == "reliable_etl")
+    assert re.match(r"reliable.etl.plugin==0\.2\.0: ", ours["source"]), ours["source"]  # the package's entry point
 
     assert [a["url_prefix"] for a in ours["fastapi_apps"]] == ["/etl"]
     view = ours["external_views"][0]

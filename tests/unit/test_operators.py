@@ -294,3 +294,131 @@ def test_a_month_is_first_published_once_the_run_reaches_its_end(conn: psycopg.C
     row = conn.execute("select year, month, status from ops.processed_months where pipeline_name = 'op_months'")
     assert row.fetchone() == (2011, 1, "completed")
     conn.execute("drop table public.op_days, gold.op_month_days")
+
+
+# --- the warehouse Connection: templated, honoured by every statement ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "fields"),
+    [
+        (
+            lambda: CountRows(task_id="t", pipeline="p", table="x", conn_id="{{ params.wh }}"),
+            ("conn_id",),
+        ),
+        (
+            lambda: GoldUpsertOperator(
+                task_id="t",
+                pipeline="p",
+                conn_id="{{ params.wh }}",
+                kind="key",
+                unit="{{ params.unit }}",
+                model_sql="m",
+                target="g.t",
+                key=["k"],
+                unit_column="k",
+                sql_params={"region": "{{ params.region }}"},
+                dry_run="{{ params.dry_run }}",
+                reset="{{ params.reset }}",
+            ),
+            ("conn_id", "unit", "sql_params", "dry_run", "reset"),
+        ),
+    ],
+)
+def test_each_operator_templates_its_connection_and_its_unit(make, fields: tuple[str, ...]) -> None:
+    """The providers' pattern: the fields are declared, and rendering a context fills every one."""
+    task = make()
+    assert tuple(task.template_fields) == fields
+    params = {"wh": "warehouse_eu", "unit": "b7", "region": "north", "dry_run": "True", "reset": "False"}
+    task.render_template_fields({"params": params})
+    assert task.conn_id == "warehouse_eu"
+    if isinstance(task, GoldUpsertOperator):
+        assert (task.unit, task.sql_params, task.dry_run, task.reset) == ("b7", {"region": "north"}, "True", "False")
+
+
+def test_the_sync_operators_template_their_connections() -> None:
+    from reliable_etl.sync.operators import GitHubSyncOperator, JiraSyncOperator
+
+    github = GitHubSyncOperator(
+        task_id="g", repo="{{ params.repo }}", github_conn_id="{{ params.gh }}", conn_id="{{ params.wh }}"
+    )
+    jira = JiraSyncOperator(task_id="j", project="{{ params.key }}", jira_conn_id="{{ params.jira }}")
+    assert tuple(github.template_fields) == ("conn_id", "repo", "full_refresh", "github_conn_id")
+    assert tuple(jira.template_fields) == ("conn_id", "project", "full_refresh", "jira_conn_id")
+    github.render_template_fields({"params": {"repo": "acme/api", "gh": "gh_eu", "wh": "warehouse_eu"}})
+    jira.render_template_fields({"params": {"key": "ENG", "jira": "jira_eu"}})
+    assert (github.repo, github.github_conn_id, github.conn_id) == ("acme/api", "gh_eu", "warehouse_eu")
+    assert (jira.project, jira.jira_conn_id, jira.conn_id) == ("ENG", "jira_eu", None)  # None: ETL_WAREHOUSE_CONN_ID
+
+
+@pytest.fixture
+def second_warehouse(pg_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A second warehouse database behind Connection ``warehouse_eu``, with the bundle's schema."""
+    from reliable_etl import db
+    from reliable_etl.ops import init_schema
+    from reliable_etl_dev import scratch
+
+    with scratch.database(pg_server, prefix="etl_test_eu") as name:
+        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_EU", scratch.airflow_conn_uri(pg_server, name))
+        with db.use_warehouse("warehouse_eu"):
+            init_schema()
+        yield scratch.libpq_uri(pg_server, name)
+
+
+def test_every_statement_of_an_operator_goes_to_its_connection(
+    conn: psycopg.Connection, second_warehouse: str, tmp_path: Path
+) -> None:
+    """Gold, its unit ledger, the run ledger, checkpoints, logs: all in ``conn_id``'s database, none in the default."""
+    with psycopg.connect(second_warehouse, autocommit=True) as eu:
+        eu.execute("create table public.op_orders (id serial, batch text, region text, amount numeric(12, 2))")
+        eu.execute("insert into public.op_orders (batch, region, amount) values ('b1', 'north', 4), ('b1', 'south', 6)")
+    (tmp_path / "region_totals.sql").write_text(MODEL)
+    gold = GoldUpsertOperator(
+        task_id="publish",
+        pipeline="op_gold_eu",
+        conn_id="warehouse_eu",
+        kind="key",
+        unit="b1",
+        model_sql="region_totals",
+        target="gold.op_region_totals",
+        key=["batch", "region"],
+        unit_column="batch",
+        sql_dir=str(tmp_path),
+    )
+    count = CountRows(task_id="count", pipeline="op_count_eu", table="public.op_orders", conn_id="warehouse_eu")
+
+    assert gold.execute(context("manual__eu1"))["rows_written"] == 2
+    assert count.execute(context("manual__eu1")) == {"rows": 2}
+
+    with psycopg.connect(second_warehouse) as eu:
+        assert eu.execute("select region, total from gold.op_region_totals order by 1").fetchall() == [
+            ("north", 4),
+            ("south", 6),
+        ]
+        assert eu.execute("select status from ops.processed_units where pipeline_name = 'op_gold_eu'").fetchall() == [
+            ("completed",)
+        ]
+        runs = eu.execute(
+            "select pipeline_name, status from ops.pipeline_runs where pipeline_name like 'op_%%_eu' order by 1"
+        ).fetchall()
+        assert runs == [("op_count_eu", "success"), ("op_gold_eu", "success")]
+        assert (
+            eu.execute("select count(*) from ops.pipeline_logs where pipeline_name like 'op_%%_eu'").fetchone()[0] > 0
+        )
+        assert (
+            eu.execute("select count(*) from ops.pipeline_checkpoint where pipeline_name = 'op_count_eu'").fetchone()[0]
+            == 1
+        )
+    for table in ("ops.pipeline_runs", "ops.pipeline_logs", "ops.processed_units", "ops.pipeline_checkpoint"):
+        assert conn.execute(f"select count(*) from {table} where pipeline_name like 'op_%%_eu'").fetchone()[0] == 0
+    assert conn.execute("select to_regclass('gold.op_region_totals')").fetchone()[0] is None
+
+
+def test_a_missing_connection_fails_at_once_naming_it(conn: psycopg.Connection) -> None:
+    from reliable_etl.errors import ConfigurationError
+
+    task = CountRows(task_id="count", pipeline="op_nowhere", table="public.x", conn_id="warehouse_nowhere")
+    with pytest.raises(
+        ConfigurationError, match=r"no Airflow Connection 'warehouse_nowhere'.*AIRFLOW_CONN_WAREHOUSE_NOWHERE"
+    ):
+        task.execute(context("manual__n1"))

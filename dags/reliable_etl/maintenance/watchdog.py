@@ -202,16 +202,26 @@ def _create_run(api, day: dt.date) -> str:
 def _repair_retail(api, plan: dict, log: PipelineLogger) -> dict:
     from reliable_etl_plugin.recovery import recover
 
+    latest = not settings().recover_keep_version
     done: dict[str, Any] = {"cleared": [], "created": []}
     for run_id in plan["rerun_deleted"]:  # oldest first: the scheduler starts them by run_after
-        api.clear_run(RETAIL, run_id, only_failed=False)
+        api.clear_run(RETAIL, run_id, only_failed=False, latest_version=latest)
         done["cleared"].append(run_id)
         log.info("watchdog: %s: data gone, run %s cleared to run again", RETAIL, run_id)
     for day in plan["create"]:
         done["created"].append(_create_run(api, day))
         log.info("watchdog: %s: created run %s for day %s", RETAIL, done["created"][-1], day)
-    report = recover(RETAIL, airflow=api)
-    done["recovered"] = {"failed_run": report.failed_run, "cleared": report.cleared, "requeued": report.requeued}
+    report = recover(RETAIL, airflow=api, latest_version=latest)
+    done["recovered"] = {
+        "failed_run": report.failed_run,
+        "cleared": report.cleared,
+        "requeued": report.requeued,
+        "bundle_version": report.bundle_version,
+    }
+    if report.failed_run:
+        log.info(
+            "watchdog: %s: recovered from run %s on bundle version %s", RETAIL, report.failed_run, report.version_line()
+        )
     if report.notes:
         done["notes"] = report.notes
     return done

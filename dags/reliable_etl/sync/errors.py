@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reliable_etl.errors import BadInputError
+from reliable_etl import errors
 
 
 class SyncError(RuntimeError):
@@ -81,7 +81,7 @@ class MissingIssuesError(ApiRequestError):
         self.missing = missing  # the ids and keys, as the query named them
 
 
-class ConfigurationError(SyncError, BadInputError):
+class ConfigurationError(SyncError, errors.ConfigurationError):
     """A missing or malformed Connection or setting: permanent; the message names what to set."""
 
 

@@ -105,7 +105,7 @@ class GitHubSyncOperator(_SyncOperator):
     """
 
     pipeline_name = "github_sync"
-    template_fields: Sequence[str] = ("repo", "full_refresh", "github_conn_id")
+    template_fields: Sequence[str] = (*EtlOperator.template_fields, "repo", "full_refresh", "github_conn_id")
 
     def __init__(
         self, *, repo: str, full_refresh: bool = False, github_conn_id: str = "github_default", **kwargs: Any
@@ -134,7 +134,7 @@ class JiraSyncOperator(_SyncOperator):
     """
 
     pipeline_name = "jira_sync"
-    template_fields: Sequence[str] = ("project", "full_refresh", "jira_conn_id")
+    template_fields: Sequence[str] = (*EtlOperator.template_fields, "project", "full_refresh", "jira_conn_id")
 
     def __init__(
         self, *, project: str, full_refresh: bool = False, jira_conn_id: str = "jira_default", **kwargs: Any

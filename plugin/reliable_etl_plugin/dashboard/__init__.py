@@ -1,11 +1,11 @@
 """The reliability dashboard: a FastAPI app the api-server mounts at ``/etl``, and its page.
 
-``plugins/etl_dashboard.py`` registers it (``fastapi_apps`` and an ``external_views`` entry, an
-iframe of ``/etl/``). Every Airflow process loads the plugins folder (each task does, for its
-macros), so importing this module builds nothing: `app` makes the FastAPI app
-(``reliable_etl_plugin.dashboard.api.create_app``) when the api-server loads the plugin, or at its first request.
+``reliable_etl_plugin.plugin`` registers it (``fastapi_apps`` and an ``external_views`` entry, an
+iframe of ``/etl/``). Every Airflow process loads the plugins (each task does, for its macros),
+so importing this module builds nothing: `app` makes the FastAPI app (``api.create_app``) when
+the api-server loads the plugin, or at its first request.
 
-Routes (every one needs a signed-in user; see ``reliable_etl_plugin.dashboard.security``): ``/etl/health``,
+Routes (every one needs a signed-in user; see ``security``): ``/etl/health``,
 ``/etl/health/history``, ``/etl/metrics``, ``/etl/metrics/prometheus``, ``/etl/checkpoints``,
 ``/etl/timeline``, ``/etl/errors``, ``/etl/dags``, ``POST /etl/trigger/{dag_id}``,
 ``POST /etl/recover/{dag_id}``, the page ``/etl/`` and its OpenAPI page ``/etl/docs``.

@@ -44,5 +44,11 @@ class RecoverResponse(BaseModel):
     failed_run: str | None = None
     cleared: list[str]
     requeued: list[str]
+    latest_version: bool
+    bundle_version: str | None = Field(
+        None, description="the bundle version the recovered runs run on (None: an unversioned bundle)"
+    )
+    versions: dict[str, str | None] = Field(description="the version each recovered run was on before")
+    summary: str = Field(description="`etl recover`'s report, as text")
     notes: list[str]
     recovered_by: str

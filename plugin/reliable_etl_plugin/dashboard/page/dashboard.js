@@ -345,7 +345,9 @@ async function recoverDag(dagId) {
   try {
     const r = await api(`recover/${encodeURIComponent(dagId)}`, { method: "POST" });
     out.textContent = [`${r.dag_id}: ${r.changed ? "recovered" : "nothing to do"} by ${r.recovered_by}`,
-      `cleared: ${r.cleared.join(", ") || "-"}`, `re-queued: ${r.requeued.join(", ") || "-"}`, ...r.notes.map((n) => `note: ${n}`)].join("\n");
+      `cleared: ${r.cleared.join(", ") || "-"}`, `re-queued: ${r.requeued.join(", ") || "-"}`,
+      `on bundle version: ${r.bundle_version || "unversioned (a local bundle)"}${r.latest_version ? " (the latest)" : " (each run's own)"}`,
+      ...r.notes.map((n) => `note: ${n}`)].join("\n");
     out.dataset.result = r.changed ? "recovered" : "unchanged";
   } catch (err) {
     out.textContent = String(err.message || err);

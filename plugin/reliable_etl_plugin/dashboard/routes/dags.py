@@ -97,10 +97,13 @@ def recover_dag(
     request: Request,
     user: GetUserDep,
     dry_run: Annotated[bool, Query(description="only say what would be done")] = False,
+    keep_version: Annotated[
+        bool, Query(description="rerun each run on the bundle version it was created with (default: the latest)")
+    ] = False,
 ) -> RecoverResponse:
     api = airflow_state.user_api(request_token(request))
     try:
-        report = recover(dag_id, airflow=api, dry_run=dry_run)
+        report = recover(dag_id, airflow=api, dry_run=dry_run, latest_version=not keep_version)
     except AirflowApiError as exc:
         raise _refused(exc) from None
     finally:
@@ -111,8 +114,13 @@ def recover_dag(
             "recover",
             report.failed_run,
             f"{user.get_name()} recovered {dag_id}: cleared {len(report.cleared)} task(s),"
-            f" re-queued {len(report.requeued)} run(s)",
-            {"dag_id": dag_id, "cleared": report.cleared, "requeued": report.requeued},
+            f" re-queued {len(report.requeued)} run(s), on bundle version {report.version_line()}",
+            {
+                "dag_id": dag_id,
+                "cleared": report.cleared,
+                "requeued": report.requeued,
+                "bundle_version": report.bundle_version,
+            },
         )
     return RecoverResponse(
         dag_id=dag_id,
@@ -121,6 +129,10 @@ def recover_dag(
         failed_run=report.failed_run,
         cleared=report.cleared,
         requeued=report.requeued,
+        latest_version=report.latest_version,
+        bundle_version=report.bundle_version,
+        versions=report.versions,
+        summary=mask(str(report)),
         notes=report.notes,
         recovered_by=user.get_name(),
     )
