@@ -8,7 +8,8 @@ REQS   := requirements.txt requirements-dev.txt constraints.txt pyproject.toml p
 STAMP  := $(VENV)/.installed-$(shell cat $(REQS) | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 export PYTHONDONTWRITEBYTECODE :=
-export ETL_HOME ?= $(CURDIR)/.etl  # the checkout's state (the embedded warehouse, landing files, the local Airflow)
+# the checkout's state (the embedded warehouse, landing files, the local Airflow)
+export ETL_HOME ?= $(CURDIR)/.etl
 
 .PHONY: setup browser demo test test-quick lint format bench up down lock clean chaos scale-demo
 

@@ -1,7 +1,7 @@
 """`make up`: the Airflow UI on http://127.0.0.1:8080 with this bundle loaded (Ctrl-C stops it).
 
 The local stack of reliable_etl_dev.local_stack: Airflow's home in $ETL_HOME/airflow (its airflow.cfg says
-where everything is, so `etl airflow ...` or `AIRFLOW_HOME=.etl/airflow airflow ...` in another
+where everything is, so `etl-dev airflow ...` or `AIRFLOW_HOME=.etl/airflow airflow ...` in another
 terminal talks to this instance), metadata in the embedded PostgreSQL, the shipped sample split
 into the landing directory, and retail_daily unpaused over the sample's days: the catch-up
 runs, in order, and ends green. State is kept between runs (and after `make demo`, its runs
@@ -41,7 +41,7 @@ def main() -> int:
         airflow.unpause("retail_daily")
         print(f"==> Airflow UI at {airflow.base_url} (no login); retail_daily unpaused, catching up", flush=True)
         print(
-            f"    in another terminal: `.venv/bin/etl airflow dags list` or `AIRFLOW_HOME={airflow.home} "
+            f"    in another terminal: `.venv/bin/etl-dev airflow dags list` or `AIRFLOW_HOME={airflow.home} "
             ".venv/bin/airflow ...`; Ctrl-C here stops it",
             flush=True,
         )

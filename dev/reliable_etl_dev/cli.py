@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from reliable_etl_dev import dev_home
+
+    os.environ.setdefault("ETL_HOME", str(dev_home()))  # the checkout's .etl, as under make
     args = build_parser().parse_args(argv)
     return args.func(args)
 

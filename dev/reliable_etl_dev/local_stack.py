@@ -1,7 +1,7 @@
-"""The local Airflow of `make up`, `make demo` and `etl airflow`: one home, one metadata database.
+"""The local Airflow of `make up`, `make demo` and `etl-dev airflow`: one home, one metadata database.
 
     $ETL_HOME/airflow         AIRFLOW_HOME; its airflow.cfg is written at every start, so
-                              `AIRFLOW_HOME=.etl/airflow airflow ...` (or `etl airflow ...`) in
+                              `AIRFLOW_HOME=.etl/airflow airflow ...` (or `etl-dev airflow ...`) in
                               another terminal talks to the instance `make up` runs
     $ETL_HOME/pgdata          the embedded PostgreSQL: database `postgres` is the warehouse (the
                               CLI's default), database `airflow` holds Airflow's metadata

@@ -20,6 +20,11 @@ def statement_timeout_ms() -> int:
     return int(_env("ETL_STATEMENT_TIMEOUT_MS", "600000"))
 
 
+def recover_keep_version() -> bool:
+    """``ETL_RECOVER_KEEP_VERSION``: recoveries keep each run's own bundle version (default: the latest)."""
+    return _env("ETL_RECOVER_KEEP_VERSION", "0").lower() in {"1", "true", "yes"}
+
+
 def retail_days() -> tuple[dt.date, dt.date | None]:
     """The first and (if set) last day of retail_daily's catch-up (``ETL_RETAIL_START_DATE``/``_END_DATE``)."""
     start, end = _env("ETL_RETAIL_START_DATE", "2011-01-24"), _env("ETL_RETAIL_END_DATE")

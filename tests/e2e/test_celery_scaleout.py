@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import github_rows, github_truth, jira_rows, jira_truth
 
 from reliable_etl_dev.airflow_local import celery_broker
+from reliable_etl_dev.testing.sync import github_rows, github_truth, jira_rows, jira_truth
 from scripts.scale_demo import COMPARED, DAGS, HEARTBEAT_TIMEOUT_S, PROJECTS, REPOS, WORKERS, run_scenario
 
 pytestmark = pytest.mark.slow

@@ -2,9 +2,10 @@
 
 One Airflow for the module (LocalAirflow: api-server, scheduler, dag-processor, triggerer; the
 bundle's plugins folder; SimpleAuthManager with an admin, a user and a viewer, not all-admins
-mode). The warehouse holds known rows (tests/unit/dashboard_support.py), then, for the page, the
-shipped sample loaded through the daily path. Toy DAGs: a manual one to trigger, and two strictly
-in-order catch-ups whose day 2 fails while a marker file exists (day 3 then waits: blocked).
+mode). The warehouse holds known rows (reliable_etl_dev.testing.dashboard), then, for the page, the
+shipped sample loaded through the daily path. Toy DAGs (tests/fixtures/dags/): a manual one to
+trigger (toy_manual.py), and two strictly in-order catch-ups whose day 2 fails while a marker file
+exists (day 3 then waits: blocked): toy_blocked.py, copied as toy_blocked_api.py and toy_blocked_page.py.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reliable_etl_dev import SAMPLE_CSV, scratch
 from reliable_etl_dev.airflow_local import LocalAirflow
-from tests.unit.dashboard_support import (
+from reliable_etl_dev.testing import FIXTURE_DAGS
+from reliable_etl_dev.testing.dashboard import (
     CONNECTION_ENV,
     DB_PASSWORD,
     EXPECTED,
@@ -55,66 +58,6 @@ GET_ROUTES = (
     "/etl/docs",
     "/etl/openapi.json",
 )
-
-MANUAL_DAG = '''\
-"""A manual DAG to trigger (written by the dashboard test)."""
-
-from __future__ import annotations
-
-import datetime as dt
-
-from airflow.sdk import dag, task
-
-
-@dag(dag_id="toy_manual", schedule=None, start_date=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), catchup=False)
-def toy_manual():
-    @task
-    def noop() -> None:
-        pass
-
-    noop()
-
-
-toy_manual()
-'''
-
-BLOCKED_DAG = '''\
-"""A strictly in-order catch-up whose day 2 fails while {marker} exists (written by the dashboard test)."""
-
-from __future__ import annotations
-
-import datetime as dt
-from pathlib import Path
-
-from airflow.sdk import CronDataIntervalTimetable, dag, task
-
-MARKER = Path({marker!r})
-PROCESSED = Path({processed!r})
-
-
-@dag(
-    dag_id={dag_id!r},
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=dt.datetime(2024, 1, 1, 2, tzinfo=dt.timezone.utc),
-    end_date=dt.datetime(2024, 1, 4, 2, tzinfo=dt.timezone.utc),
-    catchup=True,
-    max_active_runs=1,
-    default_args={{"depends_on_past": True, "retries": 0}},
-)
-def blocked():
-    @task
-    def process(**context):
-        day = context["logical_date"].date().isoformat()
-        if day == "2024-01-02" and MARKER.exists():
-            raise RuntimeError(f"planned failure for {{day}}")
-        with PROCESSED.open("a") as out:
-            out.write(day + "\\n")
-
-    process()
-
-
-blocked()
-'''
 
 
 @dataclass
@@ -193,13 +136,11 @@ def dash(tmp_path_factory, pg_server: str, warehouse: psycopg.Connection) -> Ite
     tmp = tmp_path_factory.mktemp("dashboard")
     dags = tmp / "dags"
     dags.mkdir()
-    (dags / "toy_manual.py").write_text(MANUAL_DAG)
-    for dag_id in ("toy_blocked_api", "toy_blocked_page"):
+    shutil.copy(FIXTURE_DAGS / "toy_manual.py", dags)
+    for dag_id in ("toy_blocked_api", "toy_blocked_page"):  # the DAG's id is its file's name
         (tmp / f"{dag_id}.fail").touch()
-        (dags / f"{dag_id}.py").write_text(
-            BLOCKED_DAG.format(dag_id=dag_id, marker=str(tmp / f"{dag_id}.fail"), processed=str(tmp / f"{dag_id}.log"))
-        )
-    env = {**CONNECTION_ENV, **RETAIL_WINDOW}
+        shutil.copy(FIXTURE_DAGS / "toy_blocked.py", dags / f"{dag_id}.py")
+    env = {**CONNECTION_ENV, **RETAIL_WINDOW, "TOY_DAG_STATE_DIR": str(tmp)}  # the markers and logs of toy_blocked
     with (
         scratch.database(pg_server, prefix="etl_test_airflow") as name,
         LocalAirflow(

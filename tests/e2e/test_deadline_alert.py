@@ -1,17 +1,19 @@
 """A Deadline Alert fires through a real scheduler and triggerer and reaches Slack; catch-up runs do not.
 
-The toy DAG uses the bundle's own ``reliable_etl.maintenance.alerts.deadline_alert`` (the factory of
-retail_daily's and files_nightly's deadlines) with a deadline 5 seconds after the logical date;
-its only task sleeps 60. Run 1 (logical date now) misses it: the scheduler sees the deadline
-missed, the triggerer runs the ``AsyncCallback`` (the Slack provider's ``SlackWebhookNotifier``),
-which posts to a local receiver speaking the Slack incoming webhook's answers. Run 2 is a
-catch-up of yesterday, queued long after its deadline: logged, not sent.
+The toy DAG (tests/fixtures/dags/toy_deadline.py) uses the installed plugin's
+``reliable_etl_plugin.deadlines.deadline_alert`` (the factory of retail_daily's and
+files_nightly's deadlines) with a deadline 5 seconds after the logical date; its only task
+sleeps 60. Run 1 (logical date now) misses it: the scheduler sees the deadline missed, the
+triggerer runs the ``AsyncCallback`` (the Slack provider's ``SlackWebhookNotifier``), which
+posts to a local receiver speaking the Slack incoming webhook's answers. Run 2 is a catch-up
+of yesterday, queued long after its deadline: logged, not sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,38 +21,9 @@ from pathlib import Path
 import pytest
 
 from reliable_etl_dev.airflow_local import LocalAirflow
+from reliable_etl_dev.testing import FIXTURE_DAGS
 
-DAG_ID = "toy_deadline"
-DAG_FILE = '''\
-"""Toy DAG of the deadline test (written by the test)."""
-
-from __future__ import annotations
-
-import datetime as dt
-import time
-
-from airflow.sdk import dag, task
-
-from reliable_etl.maintenance.alerts import deadline_alert
-
-
-@dag(
-    dag_id={dag_id!r},
-    schedule=None,
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
-    catchup=False,
-    deadline=deadline_alert({dag_id!r}, dt.timedelta(seconds=5), promise="the test's promise"),
-)
-def toy_deadline():
-    @task
-    def slow():
-        time.sleep(60)
-
-    slow()
-
-
-toy_deadline()
-'''
+DAG_ID = "toy_deadline"  # tests/fixtures/dags/toy_deadline.py
 
 
 @pytest.fixture
@@ -81,7 +54,7 @@ def test_a_missed_deadline_sends_slack_from_the_triggerer(tmp_path: Path, airflo
     url, posts = slack_receiver
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / f"{DAG_ID}.py").write_text(DAG_FILE.format(dag_id=DAG_ID))
+    shutil.copy(FIXTURE_DAGS / f"{DAG_ID}.py", dags)
     slack = {"conn_type": "slackwebhook", "host": f"{url}/services", "password": "T0/B0/deadline"}
     env = {"AIRFLOW_CONN_NOTIFY_SLACK": json.dumps(slack)}
     with LocalAirflow(tmp_path / "airflow", dags, env=env, metadata_db=airflow_metadata_db) as af:

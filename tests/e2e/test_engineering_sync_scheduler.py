@@ -15,7 +15,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from reliable_etl_dev.airflow_local import LocalAirflow
+from reliable_etl_dev.fakes import Fault
+from reliable_etl_dev.testing.sync import (
     SYNC_TEST_SETTINGS,
     fake_connections,
     github_rows,
@@ -24,9 +27,6 @@ from conftest import (
     jira_truth,
     transitions,
 )
-
-from reliable_etl_dev.airflow_local import LocalAirflow
-from reliable_etl_dev.fakes import Fault
 
 pytestmark = pytest.mark.slow
 

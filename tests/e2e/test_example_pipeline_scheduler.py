@@ -17,11 +17,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_CSV, table_fingerprint
 
 from reliable_etl.retail.landing import landing_path, split_export
 from reliable_etl.retail.load import load_day
 from reliable_etl_dev.airflow_local import AIRFLOW_BIN, LocalAirflow
+from reliable_etl_dev.testing import SAMPLE_CSV, table_fingerprint
 
 pytestmark = pytest.mark.slow
 

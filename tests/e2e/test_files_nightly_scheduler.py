@@ -18,9 +18,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import CLASS, STUDENTS, students_file
 
 from reliable_etl_dev.airflow_local import LocalAirflow
+from reliable_etl_dev.testing.files import CLASS, STUDENTS, students_file
 
 pytestmark = pytest.mark.slow
 

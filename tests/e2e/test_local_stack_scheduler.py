@@ -95,7 +95,7 @@ def test_make_up_splits_the_sample_and_the_catch_up_ends_green(stack) -> None:
 def test_airflow_commands_in_another_terminal_talk_to_the_same_instance(stack) -> None:
     env, _, _, home = stack
     passthrough = subprocess.run(
-        [*ETL, "airflow", "dags", "list", "-o", "json"],
+        [sys.executable, "-m", "reliable_etl_dev.cli", "airflow", "dags", "list", "-o", "json"],
         env=env,
         check=False,
         capture_output=True,

@@ -1,62 +1,27 @@
 """End to end: a failed day blocks the later days; `recover` makes the scheduler run them in order.
 
 A real Airflow (LocalAirflow: api-server, scheduler, dag-processor, triggerer on
-SQLite) runs a one-task toy DAG: catchup, max_active_runs=1, depends_on_past.
+SQLite) runs a one-task toy DAG (tests/fixtures/dags/toy_in_order.py): catchup,
+max_active_runs=1, depends_on_past.
 Day 2 fails while a marker file exists. Day 3 must wait; after the marker is
 gone, `recover` clears day 2 and re-queues day 3, and the days run 2, 3, 4.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from reliable_etl_dev.airflow_local import LocalAirflow, RunInfo
+from reliable_etl_dev.testing import FIXTURE_DAGS
 from reliable_etl_plugin.recovery import recover
 
-DAG_ID = "toy_in_order"
+DAG_ID = "toy_in_order"  # tests/fixtures/dags/toy_in_order.py
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
-FAIL_DAY = DAYS[1]
-
-DAG_FILE = '''\
-"""Toy DAG of the recovery test (written by the test)."""
-
-from __future__ import annotations
-
-import datetime as dt
-from pathlib import Path
-
-from airflow.sdk import CronDataIntervalTimetable, dag, task
-
-MARKER = Path({marker!r})
-PROCESSED = Path({processed!r})
-
-
-@dag(
-    dag_id={dag_id!r},
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=dt.datetime(2024, 1, 1, 2, tzinfo=dt.timezone.utc),
-    end_date=dt.datetime(2024, 1, 4, 2, tzinfo=dt.timezone.utc),
-    catchup=True,
-    max_active_runs=1,
-    default_args={{"depends_on_past": True, "retries": 0}},
-)
-def toy_in_order():
-    @task
-    def process(**context):
-        day = context["logical_date"].date().isoformat()
-        if day == {fail_day!r} and MARKER.exists():
-            raise RuntimeError(f"planned failure for {{day}}")
-        with PROCESSED.open("a") as out:
-            out.write(day + "\\n")
-
-    process()
-
-
-toy_in_order()
-'''
+FAIL_DAY = DAYS[1]  # the toy DAG's FAIL_DAY
 
 
 def _by_day(runs: list[RunInfo]) -> dict[str, RunInfo]:
@@ -68,17 +33,16 @@ def _by_day(runs: list[RunInfo]) -> dict[str, RunInfo]:
 def test_failed_day_is_rerun_before_later_days(tmp_path: Path, airflow_metadata_db: str) -> None:
     dags = tmp_path / "dags"
     dags.mkdir()
-    marker = tmp_path / "fail.marker"
+    marker = tmp_path / f"{DAG_ID}.fail"  # the toy DAG's files in TOY_DAG_STATE_DIR
     marker.touch()
-    processed = tmp_path / "processed.log"
-    (dags / f"{DAG_ID}.py").write_text(
-        DAG_FILE.format(marker=str(marker), processed=str(processed), dag_id=DAG_ID, fail_day=FAIL_DAY)
-    )
+    processed = tmp_path / f"{DAG_ID}.log"
+    shutil.copy(FIXTURE_DAGS / f"{DAG_ID}.py", dags)
+    env = {"TOY_DAG_STATE_DIR": str(tmp_path)}
 
     def done_days() -> list[str]:
         return processed.read_text().split() if processed.exists() else []
 
-    with LocalAirflow(tmp_path / "airflow", dags, metadata_db=airflow_metadata_db) as af:
+    with LocalAirflow(tmp_path / "airflow", dags, env=env, metadata_db=airflow_metadata_db) as af:
         af.wait_parsed(DAG_ID, timeout=60)
         af.unpause(DAG_ID)
 

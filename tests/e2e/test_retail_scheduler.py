@@ -14,13 +14,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import table_fingerprint
 
 from reliable_etl.retail.gold import gold_for_day
 from reliable_etl.retail.landing import landing_path, split_export
 from reliable_etl.retail.load import load_day
 from reliable_etl_dev import SAMPLE_CSV, scratch
 from reliable_etl_dev.airflow_local import LocalAirflow
+from reliable_etl_dev.testing import table_fingerprint
 from reliable_etl_plugin.recovery import recover
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_CSV
 
 from reliable_etl.cli import main
+from reliable_etl_dev.testing import SAMPLE_CSV
 
 SAMPLE_ROWS = 544  # data rows of the bench's sample (reliable_etl_dev.SAMPLE_CSV)
 

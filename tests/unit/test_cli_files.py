@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CLASS, students_file, table_fingerprint
 
 from reliable_etl.cli import main
+from reliable_etl_dev.testing import table_fingerprint
+from reliable_etl_dev.testing.files import CLASS, students_file
 
 
 def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -6,10 +6,10 @@ import datetime as dt
 import time
 
 import pytest
-from conftest import fake_connections, github_rows, github_truth, jira_rows, jira_truth, sync_job
 
 from reliable_etl.cli import main
 from reliable_etl_dev.fakes import Fault
+from reliable_etl_dev.testing.sync import fake_connections, github_rows, github_truth, jira_rows, jira_truth, sync_job
 
 
 def etl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from dashboard_support import EXPECTED, RUNS, SECRETS, TABLES, expected_window, seed
 from prometheus_client.parser import text_string_to_metric_families
 
+from reliable_etl_dev.testing.dashboard import EXPECTED, RUNS, SECRETS, TABLES, expected_window, seed
 from reliable_etl_plugin.dashboard.routes import checkpoints, errors, health, metrics, timeline
 from reliable_etl_plugin.dashboard.warehouse import Reader
 
@@ -261,8 +261,7 @@ def test_an_empty_warehouse_answers_empty_and_healthy(conn, reader) -> None:
 
 
 def test_secrets_in_the_tables_never_come_out(seeded, conn, etl_env) -> None:
-    from dashboard_support import CONNECTION_ENV
-
+    from reliable_etl_dev.testing.dashboard import CONNECTION_ENV
     from reliable_etl_plugin.dashboard import secrets
 
     for name, value in CONNECTION_ENV.items():

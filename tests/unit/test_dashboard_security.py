@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dashboard_support import CONNECTION_ENV, ENV_PASSWORD, GITHUB_TOKEN, SLACK_SECRET, TEAMS_SECRET
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+
+from reliable_etl_dev.testing.dashboard import CONNECTION_ENV, ENV_PASSWORD, GITHUB_TOKEN, SLACK_SECRET, TEAMS_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -32,8 +31,8 @@ from reliable_etl_dev.fakes.fastpath import Unsupported, compile_plan
 from reliable_etl_dev.fakes.github import Context, FakeGitHub, _Order, load_schema, node_id, subset_schema
 from reliable_etl_dev.fakes.jira import FakeJira
 from reliable_etl_dev.fakes.jql import parse as parse_jql
+from reliable_etl_dev.testing.sync import GITHUB_SCHEMA as REAL_SCHEMA  # ../shared, when present
 
-REAL_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "github" / "schema.graphql"
 needs_real_schema = pytest.mark.skipif(not REAL_SCHEMA.exists(), reason=f"{REAL_SCHEMA} is not on this machine")
 FRAGMENT = (QUERY_DIR / "pull_request_fields.fragment.graphql").read_text()
 FRAGMENT_FIELDS = re.findall(r"^  (\w+)", FRAGMENT, flags=re.MULTILINE)

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import CLASS, REAL_CDNOW, student, students_file
 
 from reliable_etl.errors import BadInputError
 from reliable_etl.files.layouts import load_relationships
 from reliable_etl.files.load import FileRefusedError, find_files, load_directory, load_file
 from reliable_etl.files.snapshots import checksum, rollback, snapshots
+from reliable_etl_dev.testing import REAL_CDNOW
+from reliable_etl_dev.testing.files import CLASS, student, students_file
 
 
 def load(dirs: dict[str, Path], run_id: str = "r1", **kwargs) -> list:

@@ -23,8 +23,8 @@ from reliable_etl.errors import BadInputError
 from reliable_etl.files import parser
 from reliable_etl.files.layouts import Column, FileLayout, LayoutError, load_relationships
 from reliable_etl.files.parser import ParsedFile, parse_file
+from reliable_etl_dev.testing import REAL_CDNOW
 
-REAL_CDNOW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fixed_width" / "CDNOW_master.txt.gz"
 CDNOW_COLUMNS = [
     {"name": "customer_id", "start": 1, "width": 5, "type": "int", "required": True},
     {"name": "date", "start": 7, "width": 8, "type": "date", "format": "%Y%m%d"},

@@ -14,8 +14,6 @@ from reliable_etl.maintenance.alerts import FIRED, RESOLVED, State, decide, eval
 from reliable_etl.maintenance.tasks import run_job
 from reliable_etl_plugin import deadlines
 
-pytest_plugins = ["maintenance_support"]
-
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 

@@ -18,8 +18,6 @@ from reliable_etl.maintenance.backup import backup_critical_data, list_backups, 
 from reliable_etl.ops.logs import flush_logs
 from reliable_etl_dev import scratch
 
-pytest_plugins = ["maintenance_support"]
-
 
 def checksums(uri: str, tables: list[dict]) -> dict[str, tuple[int, str]]:
     with psycopg.connect(uri) as conn:

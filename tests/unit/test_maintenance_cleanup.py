@@ -12,8 +12,6 @@ import redis
 from reliable_etl.config import settings
 from reliable_etl.maintenance.cleanup import cleanup_old_data
 
-pytest_plugins = ["maintenance_support"]
-
 OLD = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
 NEW = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
 

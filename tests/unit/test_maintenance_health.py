@@ -23,8 +23,6 @@ from reliable_etl.maintenance.analytics import duckdb_type, mirror_gold
 from reliable_etl.maintenance.health import health_check
 from reliable_etl.maintenance.tasks import run_job
 
-pytest_plugins = ["maintenance_support"]
-
 HOLD_OPEN = """
 import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])

@@ -9,8 +9,6 @@ from reliable_etl import db
 from reliable_etl.config import settings
 from reliable_etl.maintenance.optimize import optimize_database
 
-pytest_plugins = ["maintenance_support"]
-
 
 def stats(conn: psycopg.Connection, table: str) -> dict:
     conn.execute("select pg_stat_clear_snapshot()")

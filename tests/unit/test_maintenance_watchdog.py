@@ -16,8 +16,6 @@ from reliable_etl.cli import main
 from reliable_etl.config import settings
 from reliable_etl.maintenance.watchdog import last_due_day, retail_plan, watchdog
 
-pytest_plugins = ["maintenance_support"]
-
 START = dt.date(2011, 3, 1)
 NOW = dt.datetime(2011, 3, 11, 12, tzinfo=dt.UTC)  # day 03-10 is due at 03-11 10:00 (02:00 + 8 h)
 

@@ -19,11 +19,11 @@ import psycopg
 import pytest
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowSkipException
-from conftest import table_fingerprint
 
 from reliable_etl.gold.publish import publish_unit
 from reliable_etl.gold.spec import GoldSpec
 from reliable_etl.operators import EtlOperator, GoldUpsertOperator
+from reliable_etl_dev.testing import table_fingerprint
 
 MODEL = """
 select

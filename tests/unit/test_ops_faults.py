@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import table_fingerprint
 
 from reliable_etl import db
 from reliable_etl.ops import SCHEMA_SCRIPTS, init_schema
@@ -31,6 +30,7 @@ from reliable_etl.ops.units import reap_lost_units
 from reliable_etl.retail.landing import split_export
 from reliable_etl_dev import scratch
 from reliable_etl_dev.sample import write_sample
+from reliable_etl_dev.testing import table_fingerprint
 
 ETL = [sys.executable, "-m", "reliable_etl.cli"]
 DATA_TABLES = (

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REAL_RETAIL
 
 from reliable_etl import db
 from reliable_etl.retail.gold import gold_for_day, rebuild_gold
 from reliable_etl.retail.landing import split_export
 from reliable_etl.retail.load import load_day
+from reliable_etl_dev.testing import REAL_RETAIL
 
 pytestmark = [
     pytest.mark.slow,

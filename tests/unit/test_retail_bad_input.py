@@ -13,11 +13,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import table_fingerprint
 
 from reliable_etl.errors import BadInputError
 from reliable_etl.retail.landing import landing_path
 from reliable_etl.retail.load import RejectRateExceededError, load_day
+from reliable_etl_dev.testing import table_fingerprint
 
 DAY = dt.date(2011, 1, 25)
 HEADER = b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_CSV, table_fingerprint
 
 from reliable_etl.retail.gold import MonthResult, gold_for_day, publish_month, rebuild_gold
 from reliable_etl.retail.landing import landing_path
 from reliable_etl.retail.load import DayResult, load_day
+from reliable_etl_dev.testing import SAMPLE_CSV, table_fingerprint
 
 FIRST_DAY = dt.date(2011, 1, 24)
 LAST_DAY = dt.date(2011, 2, 6)

@@ -15,9 +15,17 @@ import subprocess
 import sys
 
 import pytest
-from conftest import github_rows, github_truth, jira_rows, jira_truth, refetched_pages, sync_job, transitions
 
 from reliable_etl.sync.jobs import Status
+from reliable_etl_dev.testing.sync import (
+    github_rows,
+    github_truth,
+    jira_rows,
+    jira_truth,
+    refetched_pages,
+    sync_job,
+    transitions,
+)
 
 ETL = [sys.executable, "-m", "reliable_etl.cli"]
 REPOS = {"acme/api": 180, "acme/web": 70}  # pages of 50: 4 and 2

@@ -6,13 +6,13 @@ import datetime as dt
 import time
 
 import pytest
-from conftest import github_rows, github_truth, refetched_pages, sync_job, transitions
 
 from reliable_etl.sync.errors import ApiRequestError, CorruptPageError
 from reliable_etl.sync.github import GitHubSync
 from reliable_etl.sync.jobs import Status, set_status
 from reliable_etl.sync.runner import sync_entity
 from reliable_etl_dev.fakes import Fault
+from reliable_etl_dev.testing.sync import github_rows, github_truth, refetched_pages, sync_job, transitions
 
 REPO = "acme/api"
 

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import GITHUB_SCHEMA
 
 from reliable_etl.sync.errors import ApiRequestError, RateLimitWait
 from reliable_etl.sync.hooks.github import QUERY_DIR, GitHubHook, RateLimit, load_query
 from reliable_etl.sync.hooks.jira import JiraHook
+from reliable_etl_dev.testing.sync import GITHUB_SCHEMA
 
 SENT_QUERIES = sorted(p.stem for p in QUERY_DIR.glob("*.graphql") if not p.name.endswith(".fragment.graphql"))
 

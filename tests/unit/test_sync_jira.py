@@ -6,13 +6,13 @@ import datetime as dt
 import time
 
 import pytest
-from conftest import fake_connections, jira_rows, jira_truth, refetched_pages, sync_job
 
 from reliable_etl.sync.errors import ApiRequestError, CorruptPageError
 from reliable_etl.sync.jira import JiraSync
 from reliable_etl.sync.jobs import Status
 from reliable_etl.sync.runner import sync_entity
 from reliable_etl_dev.fakes import Fault
+from reliable_etl_dev.testing.sync import fake_connections, jira_rows, jira_truth, refetched_pages, sync_job
 
 PROJECT = "ENG"
 

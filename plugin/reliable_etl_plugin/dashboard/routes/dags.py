@@ -15,6 +15,7 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.logging.decorators import action_logging
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from reliable_etl_plugin import config
 from reliable_etl_plugin.dashboard import airflow_state
 from reliable_etl_plugin.dashboard.datamodels.dags import (
     DagsResponse,
@@ -98,12 +99,17 @@ def recover_dag(
     user: GetUserDep,
     dry_run: Annotated[bool, Query(description="only say what would be done")] = False,
     keep_version: Annotated[
-        bool, Query(description="rerun each run on the bundle version it was created with (default: the latest)")
-    ] = False,
+        bool | None,
+        Query(
+            description="rerun each run on the bundle version it was created with (default: the latest, "
+            "or ETL_RECOVER_KEEP_VERSION)"
+        ),
+    ] = None,
 ) -> RecoverResponse:
+    keep = config.recover_keep_version() if keep_version is None else keep_version
     api = airflow_state.user_api(request_token(request))
     try:
-        report = recover(dag_id, airflow=api, dry_run=dry_run, latest_version=not keep_version)
+        report = recover(dag_id, airflow=api, dry_run=dry_run, latest_version=not keep)
     except AirflowApiError as exc:
         raise _refused(exc) from None
     finally:

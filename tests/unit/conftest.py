@@ -1,17 +1,19 @@
-"""Fixtures of the maintenance tests (``pytest_plugins = ["maintenance_support"]``): real services only.
+"""Fixtures of the unit tests beside tests/conftest.py's: the maintenance tests' real services.
 
 - ``maint_env``: ETL_HOME, the DuckDB mirror and the backups in a tmp dir; fast retries.
 - ``redis_ns``: the local Redis (127.0.0.1:6379) as ``redis_default``, with a key prefix of
   the test's own; its keys are deleted afterwards (never FLUSHALL).
+- ``redis_down``: ``redis_default`` pointing at a closed loopback port.
 - ``slack``: a local HTTP receiver speaking the Slack incoming webhook's answers, as ``notify_slack``.
 - ``private_pg`` / ``private_warehouse``: a PostgreSQL server of the module's own (its data
   directory, its socket) to stop with ``pg_ctl stop -m immediate``; a database per test.
+
+Their helpers (``redis_conn``, ``closed_port``, ``SlackReceiver``) are in reliable_etl_dev.testing.maintenance.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,19 +23,9 @@ from pathlib import Path
 import pytest
 
 from reliable_etl_dev import scratch
+from reliable_etl_dev.testing.maintenance import REDIS_HOST, REDIS_PORT, SlackReceiver, closed_port, redis_conn
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-
-
-def redis_conn(port: int = REDIS_PORT, db: int = 0) -> str:
-    return json.dumps({"conn_type": "redis", "host": REDIS_HOST, "port": port, "extra": {"db": db}})
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# --- maintenance fixtures (real services only) ----------------------------------------------
 
 
 @pytest.fixture
@@ -105,17 +97,6 @@ def private_warehouse(private_pg: scratch.PrivateServer, maint_env: pytest.Monke
     if not private_pg.is_running():
         private_pg.start()
     scratch.drop_database(private_pg.uri, name)
-
-
-class SlackReceiver:
-    """Records the JSON bodies POSTed to it; answers 200 "ok" like a Slack incoming webhook."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.url = ""
-
-    def texts(self) -> list[str]:
-        return [post.get("text", "") for post in self.posts]
 
 
 @pytest.fixture

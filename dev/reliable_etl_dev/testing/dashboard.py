@@ -1,4 +1,5 @@
-"""Known rows for the dashboard's tests (unit and end to end): what the ops tables hold, and secrets in them.
+"""Known rows for the dashboard's tests (tests/unit/test_dashboard_*.py, tests/e2e/test_dashboard_airflow.py):
+what the ops tables hold, and secrets in them.
 
 ``seed(conn)`` empties the tables the dashboard reads and writes rows whose figures the tests
 know: four pipelines graded healthy, degraded (failed runs), unhealthy and degraded (error
@@ -6,6 +7,9 @@ rate); months, units, sync jobs with a recovery, file loads and snapshots, logge
 and without Airflow task ids, maintenance and watchdog results, a firing alert. Every free-text
 column also carries one of `SECRETS` the way a careless writer could have left it.
 """
+
+# The "secrets" below are fakes, planted in the rows for the tests to prove they never come out.
+# ruff: noqa: S105
 
 from __future__ import annotations
 
