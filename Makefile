@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # the checkout's state (the embedded warehouse, landing files, the local Airflow)
 export ETL_HOME ?= $(CURDIR)/.etl
 
-.PHONY: setup browser demo test test-quick lint format bench up down lock clean chaos scale-demo
+.PHONY: setup browser demo test test-quick stack-test lint format bench up down lock clean chaos scale-demo
 
 $(STAMP): $(REQS)
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -37,6 +37,9 @@ scale-demo: setup  ## the pipelines on two Celery workers (Redis broker), one SI
 
 test: setup browser  ## every test, slow end-to-end ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+stack-test: setup  ## docker-compose.yaml built, started and exercised on Docker (sets the engine up if needed)
+	$(BIN)/python -m pytest -m stack $(PYTEST_ARGS)
 
 test-quick: setup  ## the quick subset (no real scheduler, no full data set)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -61,9 +62,17 @@ def ensure_database(admin_uri: str, name: str) -> str:
     return name
 
 
-def drop_database(admin_uri: str, name: str) -> None:
-    with psycopg.connect(admin_uri, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+def drop_database(admin_uri: str, name: str, *, attempts: int = 30) -> None:
+    """Drop a database, its sessions ended; a server still recovering from a test's crash is waited for."""
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(admin_uri, autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f'drop database if exists "{name}" with (force)')
+            return
+        except psycopg.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
 
 
 @contextmanager

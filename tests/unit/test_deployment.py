@@ -46,14 +46,26 @@ INFRA = {"postgres", "warehouse", "redis"}
 SHARED_SETTINGS = (
     "AIRFLOW__CORE__EXECUTOR",
     "AIRFLOW__CORE__AUTH_MANAGER",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-    "AIRFLOW__CELERY__BROKER_URL",
-    "AIRFLOW__CELERY__RESULT_BACKEND",
-    "AIRFLOW__CORE__FERNET_KEY",
-    "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
-    "AIRFLOW_CONN_WAREHOUSE",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT",
 )
+SERVERS = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
+# every secret, and the only services that get it (the systemd env file is one machine's: all of them)
+NEEDS = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": SERVERS,
+    "AIRFLOW__CORE__FERNET_KEY": SERVERS,
+    "AIRFLOW__API_AUTH__JWT_SECRET": SERVERS,
+    "AIRFLOW__CELERY__BROKER_URL": {"airflow-scheduler", "airflow-worker", "flower"},
+    "AIRFLOW__CELERY__RESULT_BACKEND": {"airflow-scheduler", "airflow-worker", "flower"},
+    "AIRFLOW_CONN_WAREHOUSE": {"airflow-init", "airflow-apiserver", "airflow-worker"},
+    "AIRFLOW_CONN_AIRFLOW_API": {"airflow-worker"},
+    "AIRFLOW_CONN_REDIS_DEFAULT": {"airflow-worker"},
+    "AIRFLOW_CONN_GITHUB_DEFAULT": {"airflow-worker"},
+    "AIRFLOW_CONN_NOTIFY_SLACK": {"airflow-worker", "airflow-triggerer"},
+    "AIRFLOW_ADMIN_PASSWORD": {"airflow-init"},
+    "AIRFLOW_API_PASSWORD": {"airflow-init"},
+    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": {"flower"},
+}
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])[^}]*)?\}")
 
 
@@ -86,7 +98,7 @@ def services(compose: dict) -> dict[str, dict]:
 def test_the_stack_has_every_service_of_the_celery_executor(services):
     assert set(services) == INFRA | set(AIRFLOW_SERVICES) | {"airflow-init"}
     for name, command in AIRFLOW_SERVICES.items():
-        assert services[name]["command"].startswith(command), name
+        assert command in " ".join(services[name]["command"]) if name == "flower" else services[name]["command"]
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["warehouse"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
@@ -143,10 +155,12 @@ def test_every_airflow_service_shares_the_same_settings_and_the_bundle(services)
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert "${AIRFLOW_JWT_SECRET:?" in env["AIRFLOW__API_AUTH__JWT_SECRET"]  # required, never a default
     assert env["AIRFLOW__CELERY__BROKER_URL"].endswith("@redis:6379/0")
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("redis://")  # no database password on the workers
     assert "@postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert env["AIRFLOW_CONN_WAREHOUSE"].endswith("@warehouse:5432/warehouse")
+    worker = services["airflow-worker"]["environment"]
+    assert worker["AIRFLOW_CONN_WAREHOUSE"].endswith("@warehouse:5432/warehouse")
     for key in ("AIRFLOW_CONN_AIRFLOW_API", "AIRFLOW_CONN_REDIS_DEFAULT"):  # JSON once the variables are filled
-        assert json.loads(VARIABLE.sub("x", env[key]))["conn_type"] in {"http", "redis"}, key
+        assert json.loads(VARIABLE.sub("x", worker[key]))["conn_type"] in {"http", "redis"}, key
     for name, service in airflow.items():
         found = mounts(service)
         for folder in ("dags", "deploy"):
@@ -157,6 +171,27 @@ def test_every_airflow_service_shares_the_same_settings_and_the_bundle(services)
         assert found["/opt/airflow/logs"] == "airflow-logs", name  # the api-server reads the workers' logs
         # the image's rule: any uid, group 0; the init job is root only to hand the volumes over
         assert service["user"] == ("0:0" if name == "airflow-init" else "${AIRFLOW_UID:-50000}:0"), name
+
+
+def test_each_secret_goes_only_to_the_services_that_need_it(services):
+    for key, needing in NEEDS.items():
+        having = {name for name, s in services.items() if key in (s.get("environment") or {})}
+        assert having == needing, key
+    for name, service in services.items():  # .env is never handed over wholesale: only the settings file
+        paths = [e["path"] if isinstance(e, dict) else e for e in service.get("env_file", [])]
+        assert paths in ([], ["${ETL_SETTINGS_FILE:-etl.env}"]), name
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_every_setting_the_bundle_reads_is_documented_without_secrets():
+    """etl.env goes to every Airflow container: it lists every ETL_* setting and no credential."""
+    read = set(
+        re.findall(r'_(?:env|list|date)\("(ETL_\w+)"', (ROOT / "dags" / "reliable_etl" / "config.py").read_text())
+    )
+    read |= set(re.findall(r'_env\("(ETL_\w+)"', (ROOT / "plugin" / "reliable_etl_plugin" / "config.py").read_text()))
+    documented = set(env_keys(ROOT / "etl.env.example"))
+    assert read - documented == set()
+    assert [key for key in documented if not key.startswith("ETL_") or "PASSWORD" in key] == []
 
 
 def test_the_init_job_migrates_creates_the_users_imports_the_pools_and_the_schemas(services):
@@ -421,7 +456,9 @@ def test_systemd_analyze_verifies_the_units(units):
 def test_the_systemd_env_file_holds_the_shared_settings():
     keys = env_keys(SYSTEMD / "airflow.env.example")
     text = (SYSTEMD / "airflow.env.example").read_text()
-    for key in SHARED_SETTINGS:
+    one_machine = [key for key in NEEDS if key.startswith("AIRFLOW__") and "FLOWER" not in key]
+    one_machine.append("AIRFLOW_CONN_WAREHOUSE")
+    for key in (*SHARED_SETTINGS, *one_machine):
         assert key in keys, key
     assert "AIRFLOW__CORE__EXECUTOR=CeleryExecutor" in text
     assert "ETL_DEPLOYMENT=systemd" in text

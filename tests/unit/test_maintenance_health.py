@@ -124,11 +124,26 @@ def test_duckdb_held_read_write_by_another_process_counts_as_in_use(maint_env, r
     assert health_check().duckdb_in_use is False
 
 
-def test_missing_or_damaged_duckdb_file_is_unhealthy(maint_env, redis_ns, schema) -> None:
-    path = settings().analytics_path
+def test_a_mirror_never_built_is_a_switch_to_turn_on_not_a_failure(maint_env, redis_ns, conn) -> None:
+    """A fresh deployment: etl_analytics_mirror starts paused like every DAG, so there is no file yet."""
+    conn.execute("delete from ops.maintenance_runs where job = 'analytics_mirror'")
     result = health_check()
-    assert result.duckdb is False
-    assert any("no analytics file" in e for e in result.errors)
+    assert (result.duckdb, result.duckdb_not_built, result.status) == (False, True, "healthy")
+    assert any("switch on the DAG etl_analytics_mirror" in e for e in result.errors)
+
+
+def test_missing_or_damaged_duckdb_file_is_unhealthy(maint_env, redis_ns, conn) -> None:
+    path = settings().analytics_path
+    conn.execute(
+        "insert into ops.maintenance_runs (job, run_id, status, started_at)"
+        " values ('analytics_mirror', 't', 'success', now())"
+    )
+    try:
+        result = health_check()
+    finally:
+        conn.execute("delete from ops.maintenance_runs where job = 'analytics_mirror' and run_id = 't'")
+    assert (result.duckdb, result.duckdb_not_built, result.status) == (False, False, "unhealthy")
+    assert any("no analytics file" in e and "it is gone" in e for e in result.errors)
     path.write_bytes(b"this is not a duckdb file" * 200)
     result = health_check()
     assert result.duckdb is False

@@ -50,6 +50,7 @@ class HealthResult:
     redis: bool = False
     duckdb: bool = False
     duckdb_in_use: bool = False
+    duckdb_not_built: bool = False  # never built: etl_analytics_mirror is off; a switch, not a failure
     disk_space: Usage | None = None
     memory_usage: Usage | None = None
     errors: list[str] = field(default_factory=list)
@@ -62,6 +63,8 @@ class HealthResult:
         found = {
             name: "down" for name in ("postgres", "redis", "duckdb") if name in required and not getattr(self, name)
         }
+        if self.duckdb_not_built:
+            found.pop("duckdb", None)
         if self.disk_space and self.disk_space.percent > cfg.health_disk_percent_max:
             found["disk"] = f"{self.disk_space.percent:.0f}% used (above {cfg.health_disk_percent_max:.0f}%)"
         if self.memory_usage and self.memory_usage.percent > cfg.health_memory_percent_max:
@@ -114,7 +117,14 @@ def check_duckdb(result: HealthResult, path: Path | None = None) -> None:
 
     path = Path(path or settings().analytics_path)
     if not path.exists():
-        result.errors.append(f"duckdb: no analytics file at {path} yet (it is built after gold changes)")
+        if result.postgres and not _mirror_built():
+            result.duckdb_not_built = True
+            result.errors.append(
+                f"duckdb: the analytics mirror is not built yet ({path}): switch on the DAG etl_analytics_mirror;"
+                " it builds the file at the next change of gold"
+            )
+        else:
+            result.errors.append(f"duckdb: no analytics file at {path} (built before: it is gone)")
         return
     try:
         with duckdb.connect(str(path), read_only=True) as con:
@@ -133,6 +143,11 @@ def check_duckdb(result: HealthResult, path: Path | None = None) -> None:
         result.errors.append(f"duckdb: {describe(exc)}")
         return
     result.duckdb = True
+
+
+def _mirror_built() -> bool:
+    with db.connect(autocommit=True, application_name="etl health") as conn:
+        return db.run_sql(conn, "maintenance/select_mirror_built").fetchone()[0]
 
 
 def _usage(percent: float, used: int, total: int, path: str | None = None) -> Usage:
