@@ -9,6 +9,7 @@ latest commit first, so on an Airflow host the command runs the code later runs 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def main() -> int:
     except ModuleNotFoundError as exc:
         if exc.name != PACKAGE:
             raise
-        sys.path.insert(0, str(bundle_path()))  # this process only: a command, not a task
+        with contextlib.redirect_stdout(sys.stderr):  # Airflow's logs of the search: the command's output stays clean
+            path = bundle_path()
+        sys.path.insert(0, str(path))  # this process only: a command, not a task
         from reliable_etl import cli
 
     return cli.main()

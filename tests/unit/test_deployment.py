@@ -120,7 +120,7 @@ def test_every_long_running_service_restarts_and_has_a_health_check(services):
     assert "http://localhost:8974/health" in scheduler["healthcheck"]["test"]
     assert "/api/v2/version" in " ".join(services["airflow-apiserver"]["healthcheck"]["test"])
     for name, job in (("airflow-dag-processor", "DagProcessorJob"), ("airflow-triggerer", "TriggererJob")):
-        assert f"airflow jobs check --job-type {job}" in services[name]["healthcheck"]["test"][1]
+        assert services[name]["healthcheck"]["test"] == ["CMD", "/opt/airflow/deploy/docker/airflow-job-alive", job]
     assert "inspect ping" in services["airflow-worker"]["healthcheck"]["test"][1]
     assert "redis-cli ping" in services["redis"]["healthcheck"]["test"][1]
 

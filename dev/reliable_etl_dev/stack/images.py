@@ -27,7 +27,13 @@ STAND_INS = {
     "redis:7.2-bookworm": "redis",
     "apache/airflow:3.3.2-python3.11": "airflow",
 }
+SYSTEMD_HOST = "reliable-etl/systemd-host:bookworm"  # a machine for deploy/systemd, not a stand-in
 LABEL = "io.reliable-etl.stand-in"
+CA = Path("/etc/ssl/certs/ca-certificates.crt")  # this machine's egress proxy CA: pip works inside builds
+EXTRA_FILES = {  # what a build folder needs from the checkout or the host
+    "airflow": (ROOT / "constraints.txt", CA),
+    "systemd": (ROOT / "requirements.txt", ROOT / "constraints.txt", CA),
+}
 IMAGES = ROOT / "dev" / "stack" / "images"
 MIRROR = "http://deb.debian.org/debian"
 
@@ -69,26 +75,27 @@ def _context(name: str, work: Path) -> tuple[Path, str]:
     """The build folder of a stand-in (with the lock and, for Airflow, the host's CA) and its hash."""
     context = work / name
     shutil.copytree(IMAGES / name, context)
-    if name == "airflow":
-        shutil.copy(ROOT / "constraints.txt", context / "constraints.txt")
-        shutil.copy("/etc/ssl/certs/ca-certificates.crt", context / "ca-certificates.crt")
+    for path in EXTRA_FILES.get(name, ()):
+        shutil.copy(path, context / path.name)
     digest = hashlib.sha256()
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(path.relative_to(context).as_posix().encode() + b"\0" + path.read_bytes())
     return context, digest.hexdigest()[:16]
 
 
+def ensure_image(engine: Engine, tag: str, name: str) -> float:
+    """Build ``dev/stack/images/<name>`` as ``tag`` unless it is current (or a real official image);
+    the seconds spent (0: kept)."""
+    ensure_base(engine)
+    with tempfile.TemporaryDirectory(prefix="etl_images_") as tmp:
+        context, digest = _context(name, Path(tmp))
+        if _exists(engine, tag) and _label(engine, tag) in {digest, None}:  # current, or a real official one
+            return 0.0
+        started = time.monotonic()
+        engine.docker("build", "--quiet", "--label", f"{LABEL}={digest}", "-t", tag, str(context), timeout=1800)
+        return time.monotonic() - started
+
+
 def ensure_stand_ins(engine: Engine) -> dict[str, float]:
     """Build each stand-in that is missing or out of date; seconds spent per image (0: kept)."""
-    ensure_base(engine)
-    spent = {}
-    with tempfile.TemporaryDirectory(prefix="etl_images_") as tmp:
-        for tag, name in STAND_INS.items():
-            context, digest = _context(name, Path(tmp))
-            if _exists(engine, tag) and _label(engine, tag) in {digest, None}:  # current, or a real official one
-                spent[tag] = 0.0
-                continue
-            started = time.monotonic()
-            engine.docker("build", "--quiet", "--label", f"{LABEL}={digest}", "-t", tag, str(context), timeout=1800)
-            spent[tag] = time.monotonic() - started
-    return spent
+    return {tag: round(ensure_image(engine, tag, name), 1) for tag, name in STAND_INS.items()}
