@@ -64,16 +64,22 @@ def cmd_retail_split(args: argparse.Namespace) -> int:
 def cmd_retail_run(args: argparse.Namespace) -> int:
     from reliable_etl.ops import init_schema
     from reliable_etl.retail.gold import gold_for_day
-    from reliable_etl.retail.load import load_day
+    from reliable_etl.retail.load import load_day, stale_days
 
-    if args.to_date < args.from_date:
-        raise BadInputError(f"--to {args.to_date} is before --from {args.from_date}")
     init_schema()
+    if args.stale:
+        chosen = stale_days()
+        print(f"{len(chosen)} day(s) loaded with other rules than the current ones", flush=True)
+    elif args.from_date is None or args.to_date is None:
+        raise BadInputError("give --from and --to (the days to run), or --stale")
+    elif args.to_date < args.from_date:
+        raise BadInputError(f"--to {args.to_date} is before --from {args.from_date}")
+    else:
+        chosen = [args.from_date + dt.timedelta(days=n) for n in range((args.to_date - args.from_date).days + 1)]
     landing = Path(args.landing) if args.landing else None
-    days = (args.to_date - args.from_date).days + 1
+    days = len(chosen)
     started = time.monotonic()
-    for n in range(days):
-        day = args.from_date + dt.timedelta(days=n)
+    for n, day in enumerate(chosen):
         run_id = _cli_run_id(day.isoformat())
         result = load_day(day, run_id=run_id, landing_dir=landing, threshold=args.reject_threshold)
         args.committed.append(f"day {day}")
@@ -102,7 +108,8 @@ def cmd_retail_gold(args: argparse.Namespace) -> int:
         on_month=lambda r: args.committed.append(f"gold {r.month_key}") if r.action == "computed" else None,
     )
     for r in results:
-        print(f"{r.month_key}: {r.action:<13} {r.input_rows:>8,} input rows {r.rows_written:>7,} rows written")
+        action = f"{r.action} ({r.reason})" if r.reason else r.action
+        print(f"{r.month_key}: {action:<30} {r.input_rows:>8,} input rows {r.rows_written:>7,} rows written")
     if not results:
         print("every month is up to date")
     return 0
@@ -440,8 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_retail_split)
 
     p = retail.add_parser("run", help="run the daily steps in-process, day by day in order")
-    p.add_argument("--from", dest="from_date", type=_date, required=True)
-    p.add_argument("--to", dest="to_date", type=_date, required=True)
+    p.add_argument("--from", dest="from_date", type=_date)
+    p.add_argument("--to", dest="to_date", type=_date)
+    p.add_argument(
+        "--stale",
+        action="store_true",
+        help="the days loaded with other validation rules than the current ones (etl health lists them)",
+    )
     p.add_argument("--landing", help="landing directory (default: ETL_RETAIL_LANDING_DIR)")
     p.add_argument("--reject-threshold", type=float, default=None, help="fail a day above this reject rate")
     p.set_defaults(func=cmd_retail_run)

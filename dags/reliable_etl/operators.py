@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from reliable_etl.errors import BadInputError
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -30,6 +32,12 @@ if TYPE_CHECKING:
     from reliable_etl.ops.logs import PipelineLogger
     from reliable_etl.ops.runs import RunLedger
     from reliable_etl.ops.units import Unit
+
+
+DEFAULT_UNITS = {  # the unit a run publishes when none is given: its data interval's month or day
+    "month": "{{ data_interval_start.strftime('%Y-%m') }}",
+    "day": "{{ data_interval_start.strftime('%Y-%m-%d') }}",
+}
 
 
 def truthy(value: object) -> bool:
@@ -45,6 +53,12 @@ class EtlOperator(BaseOperator):
     raises; ``success`` at the end if ``closes_run``; a skip closes it as success, a deferral
     leaves it running) and binds every log record written meanwhile, by any
     ``reliable_etl.ops.logs.PipelineLogger``, to the task (dag, task, run, map index, try).
+
+    Input that cannot be loaded as delivered is a ``reliable_etl.errors.BadInputError`` (name the
+    file, line or record in its message): raised from ``run``, it fails the task at once, without
+    retries. Record what the task read and wrote on its ledger row with
+    ``self.ledger.update(records_in=..., records_out=..., records_rejected=...)`` (and
+    ``self.ledger.metadata[...] = ...``); the row is written when the task ends.
 
     :param pipeline: the pipeline's name in the ops tables (``ops.pipeline_runs.pipeline_name``).
     :param closes_run: True if this task ends the pipeline's run (its last task); False for
@@ -122,6 +136,8 @@ class EtlOperator(BaseOperator):
                 ) as ledger:
                     self.ledger: RunLedger = ledger
                     return work()
+            except BadInputError as exc:  # input that cannot be loaded as delivered: retrying cannot help
+                raise AirflowFailException(str(exc)) from exc
             finally:
                 flush_logs()
 
@@ -146,13 +162,18 @@ class GoldUpsertOperator(EtlOperator):
     :param target: the model's table, ``schema.table``.
     :param key: the model's primary key columns.
     :param unit_column: the key column that holds the unit (the target's rows of this unit).
-    :param unit: the unit's key (templated). Default: the month of the run's data interval.
+    :param unit: the unit's key (templated). Default: the run's data interval's month (kind
+        ``month``) or day (kind ``day``); a ``key`` unit must be given.
     :param kind: ``month`` (``YYYY-MM``), ``day`` (``YYYY-MM-DD``) or ``key`` (any string).
     :param fingerprint_sql: SQL returning one row ``(fingerprint, input_rows)`` for the unit;
         or give ``input_sql``, selecting the unit's input rows, and their md5 is the fingerprint.
         One of the two with ``tables``; for a model, by default, the model's rows are fingerprinted.
     :param input_sql: see ``fingerprint_sql``.
     :param reset_sql: SQL deleting the unit's gold rows (returns the count), run when ``reset``.
+    :param create_sql: SQL creating the gold tables the files write if they do not exist (``create
+        table if not exists ...``; several statements, no parameters), run in the unit's
+        transaction before them. A table file is one statement (steps as CTEs) returning its rows
+        written; a model's table is created from the model.
     :param lock: the unit's advisory lock, formatted with ``{pipeline} {kind} {unit}``.
     :param sql_params: extra bound parameters for every file (templated).
     :param sql_dir: where the file names are looked up (default: the package's ``sql`` folder).
@@ -176,11 +197,12 @@ class GoldUpsertOperator(EtlOperator):
         target: str | None = None,
         key: Sequence[str] = (),
         unit_column: str | None = None,
-        unit: str = "{{ data_interval_start.strftime('%Y-%m') }}",
+        unit: str | None = None,
         kind: str = "month",
         fingerprint_sql: str | None = None,
         input_sql: str | None = None,
         reset_sql: str | None = None,
+        create_sql: str | None = None,
         lock: str = "{pipeline}:{kind}:{unit}",
         sql_params: dict | None = None,
         sql_dir: str | None = None,
@@ -203,10 +225,13 @@ class GoldUpsertOperator(EtlOperator):
             fingerprint_sql=fingerprint_sql,
             input_sql=input_sql,
             reset_sql=reset_sql,
+            create_sql=create_sql,
             lock=lock,
             sql_dir=Path(sql_dir) if sql_dir else None,
         )
-        self.unit = unit
+        if unit is None and kind not in DEFAULT_UNITS:
+            raise ValueError(f"gold {pipeline}: a {kind!r} unit needs unit= (a key or a template giving one)")
+        self.unit = DEFAULT_UNITS[kind] if unit is None else unit
         self.sql_params = sql_params or {}
         self.dry_run = dry_run
         self.reset = reset
@@ -226,23 +251,19 @@ class GoldUpsertOperator(EtlOperator):
         return interval_end.date() >= end
 
     def run(self, context: Context) -> dict:
-        from reliable_etl.errors import BadInputError
         from reliable_etl.gold.publish import publish_unit
 
         dry_run, reset = truthy(self.dry_run), truthy(self.reset)
-        try:
-            result = publish_unit(
-                self.spec,
-                str(self.unit),
-                run_id=self.ledger_run_id(context),
-                params=self.sql_params,
-                reset=reset,
-                dry_run=dry_run,
-                complete=self._complete(context),
-                log=self.ops_log(context, stage="gold"),
-            )
-        except BadInputError as exc:
-            raise AirflowFailException(str(exc)) from exc
+        result = publish_unit(
+            self.spec,
+            str(self.unit),
+            run_id=self.ledger_run_id(context),
+            params=self.sql_params,
+            reset=reset,
+            dry_run=dry_run,
+            complete=self._complete(context),
+            log=self.ops_log(context, stage="gold"),
+        )
         self.ledger.metadata.update(gold=result.action, unit=result.unit)
         return self.emit(context, result, dry_run=dry_run)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -64,12 +65,12 @@ def test_run_gold_and_summary(
 
     code, out, _ = etl(capsys, "retail", "gold", "--dry-run")
     assert code == 0
-    assert re.fullmatch(r"2011-02: would compute +\d+ input rows +0 rows written\n", out)
+    assert re.fullmatch(r"2011-02: would compute \(new\) +\d+ input rows +0 rows written\n", out)
     assert clean_retail.execute("select count(*) from gold.fact_sales_monthly").fetchone() == (1,)
 
     code, out, _ = etl(capsys, "retail", "gold")
     assert code == 0
-    assert re.fullmatch(r"2011-02: computed +\d+ input rows +\d+ rows written\n", out)
+    assert re.fullmatch(r"2011-02: computed \(new\) +\d+ input rows +\d+ rows written\n", out)
 
     code, out, _ = etl(capsys, "retail", "gold")
     assert (code, out) == (0, "every month is up to date\n")
@@ -156,3 +157,81 @@ def test_split_of_a_broken_export_exits_2(tmp_path: Path, capsys: pytest.Capture
     assert code == 2
     assert err == f"etl: error: {source}: line 6: 7 fields, expected 8\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_changed_validation_rule_marks_days_stale_and_run_stale_reloads_them_in_order(
+    clean_retail: psycopg.Connection,
+    landing: Path,
+    tmp_path: Path,
+    etl_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DCGS party items stop being products: every loaded day is stale until `etl retail run --stale`."""
+    import shutil
+
+    from reliable_etl import db
+    from reliable_etl.config import resource, settings
+    from reliable_etl.retail.load import day_logic_fingerprint, stale_days
+
+    assert etl(capsys, "retail", "run", "--from", "2011-01-30", "--to", "2011-02-01", "--landing", str(landing))[0] == 0
+    assert stale_days() == []
+    products = "select count(*) from silver.fact_sales_daily where stock_code like 'DCGS%%' and is_product"
+    assert clean_retail.execute(products).fetchone()[0] > 0
+
+    rules = tmp_path / "sql"
+    shutil.copytree(resource("sql"), rules)
+    silver = rules / "retail" / "upsert_silver_day.sql"
+    silver.write_text(silver.read_text().replace("'^(DCGS|gift_)'", "'^gift_'"))
+    etl_env.setenv("ETL_SQL_DIR", str(rules))
+    for cached in (settings, db.load_sql, day_logic_fingerprint):
+        cached.cache_clear()
+    try:
+        assert stale_days() == [dt.date(2011, 1, 30), dt.date(2011, 1, 31), dt.date(2011, 2, 1)]
+        code, out, _ = etl(capsys, "retail", "run", "--stale", "--landing", str(landing))
+        assert code == 0, out
+        lines = out.splitlines()
+        assert lines[0] == "3 day(s) loaded with other rules than the current ones"
+        assert [line.split(":")[0] for line in lines[1:4]] == [
+            "[1/3] 2011-01-30",
+            "[2/3] 2011-01-31",
+            "[3/3] 2011-02-01",
+        ]
+        assert "gold 2011-01 computed" in lines[2]  # its month republished from the reloaded days
+        assert stale_days() == []
+        assert clean_retail.execute(products).fetchone()[0] == 0
+    finally:  # the next tests read the package's own SQL again
+        for cached in (db.load_sql, day_logic_fingerprint):
+            cached.cache_clear()
+
+
+def test_a_changed_gold_sql_file_republishes_its_months(
+    clean_retail: psycopg.Connection,
+    landing: Path,
+    tmp_path: Path,
+    etl_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`etl retail gold --dry-run` lists the months a logic change affects; `etl retail gold` republishes them."""
+    import shutil
+
+    from reliable_etl import db
+    from reliable_etl.config import resource, settings
+
+    assert etl(capsys, "retail", "run", "--from", "2011-01-30", "--to", "2011-01-31", "--landing", str(landing))[0] == 0
+    assert etl(capsys, "retail", "gold")[1] == "every month is up to date\n"
+    logic = tmp_path / "sql"
+    shutil.copytree(resource("sql"), logic)
+    countries = logic / "retail" / "upsert_gold_country_sales.sql"
+    countries.write_text("-- one more comment: the logic's text changed\n" + countries.read_text())
+    etl_env.setenv("ETL_SQL_DIR", str(logic))
+    settings.cache_clear()
+    db.load_sql.cache_clear()
+    try:
+        code, out, _ = etl(capsys, "retail", "gold", "--dry-run")
+        assert code == 0
+        assert [line.split()[:4] for line in out.splitlines()] == [["2011-01:", "would", "compute", "(logic"]]
+        code, out, _ = etl(capsys, "retail", "gold")
+        assert [line.split(":")[1].split("(")[1].split(")")[0] for line in out.splitlines()] == ["logic changed"]
+        assert etl(capsys, "retail", "gold")[1] == "every month is up to date\n"
+    finally:
+        db.load_sql.cache_clear()

@@ -41,11 +41,14 @@ def retail_days(clean_retail: psycopg.Connection, maint_env: pytest.MonkeyPatch)
     maint_env.setenv("ETL_RETAIL_START_DATE", START.isoformat())
     maint_env.delenv("ETL_RETAIL_END_DATE", raising=False)
     settings.cache_clear()
+    from reliable_etl.retail.load import day_logic_fingerprint
+
     with clean_retail.cursor() as cur:
         cur.executemany(
-            "insert into silver.day_fingerprint (sales_date, source_sha256, row_count, net_amount, fingerprint)"
-            " values (%s, 'sha', 0, 0, 'fp')",
-            [(day(n),) for n in range(10) if n not in (3, 6)],
+            "insert into silver.day_fingerprint"
+            " (sales_date, source_sha256, row_count, net_amount, fingerprint, logic_fingerprint)"
+            " values (%s, 'sha', 0, 0, 'fp', %s)",
+            [(day(n), day_logic_fingerprint()) for n in range(10) if n not in (3, 6)],
         )
     return clean_retail
 
@@ -74,11 +77,24 @@ def test_behind_counts_the_days_since_the_last_one(retail_days) -> None:
     assert retail.details["missing_count"] == 5
 
 
+def test_days_loaded_with_other_rules_are_reported_stale(retail_days) -> None:
+    """A changed validation rule: the days loaded before it are listed, with the command that reloads them."""
+    retail_days.execute("update silver.day_fingerprint set logic_fingerprint = 'older rules' where sales_date < %s",
+                        (day(2),))  # fmt: skip
+    retail = watchdog(airflow=False, pipelines=("retail",), now=NOW).pipelines["retail_daily"].as_dict()
+    assert retail["status"] == "unhealthy"
+    assert (retail["details"]["stale_days"], retail["details"]["stale_count"]) == (["2011-03-01", "2011-03-02"], 2)
+    assert "etl retail run --stale" in retail["details"]["stale_note"]
+
+
 def test_all_days_present_is_healthy(retail_days) -> None:
+    from reliable_etl.retail.load import day_logic_fingerprint
+
     retail_days.execute(
-        "insert into silver.day_fingerprint (sales_date, source_sha256, row_count, net_amount, fingerprint)"
-        " values (%s, 'sha', 0, 0, 'fp'), (%s, 'sha', 0, 0, 'fp')",
-        (day(3), day(6)),
+        "insert into silver.day_fingerprint"
+        " (sales_date, source_sha256, row_count, net_amount, fingerprint, logic_fingerprint)"
+        " values (%(d3)s, 'sha', 0, 0, 'fp', %(logic)s), (%(d6)s, 'sha', 0, 0, 'fp', %(logic)s)",
+        {"d3": day(3), "d6": day(6), "logic": day_logic_fingerprint()},
     )
     assert watchdog(airflow=False, pipelines=("retail",), now=NOW).pipelines["retail_daily"].status == "healthy"
 

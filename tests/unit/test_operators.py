@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from airflow.sdk import Asset
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from reliable_etl.gold.publish import publish_unit
 from reliable_etl.gold.spec import GoldSpec
@@ -303,17 +303,18 @@ def test_a_month_is_first_published_once_the_run_reaches_its_end(conn: psycopg.C
     ("make", "fields"),
     [
         (
-            lambda: CountRows(task_id="t", pipeline="p", table="x", conn_id="{{ params.wh }}"),
+            lambda sql_dir: CountRows(task_id="t", pipeline="p", table="x", conn_id="{{ params.wh }}"),
             ("conn_id",),
         ),
         (
-            lambda: GoldUpsertOperator(
+            lambda sql_dir: GoldUpsertOperator(
                 task_id="t",
                 pipeline="p",
                 conn_id="{{ params.wh }}",
                 kind="key",
                 unit="{{ params.unit }}",
-                model_sql="m",
+                model_sql="region_totals",
+                sql_dir=str(sql_dir),
                 target="g.t",
                 key=["k"],
                 unit_column="k",
@@ -325,9 +326,10 @@ def test_a_month_is_first_published_once_the_run_reaches_its_end(conn: psycopg.C
         ),
     ],
 )
-def test_each_operator_templates_its_connection_and_its_unit(make, fields: tuple[str, ...]) -> None:
+def test_each_operator_templates_its_connection_and_its_unit(make, fields: tuple[str, ...], tmp_path: Path) -> None:
     """The providers' pattern: the fields are declared, and rendering a context fills every one."""
-    task = make()
+    (tmp_path / "region_totals.sql").write_text(MODEL)
+    task = make(tmp_path)
     assert tuple(task.template_fields) == fields
     params = {"wh": "warehouse_eu", "unit": "b7", "region": "north", "dry_run": "True", "reset": "False"}
     task.render_template_fields({"params": params})
@@ -415,10 +417,163 @@ def test_every_statement_of_an_operator_goes_to_its_connection(
 
 
 def test_a_missing_connection_fails_at_once_naming_it(conn: psycopg.Connection) -> None:
-    from reliable_etl.errors import ConfigurationError
-
+    """A configuration error: the task fails without retries (AirflowFailException), naming what to set."""
     task = CountRows(task_id="count", pipeline="op_nowhere", table="public.x", conn_id="warehouse_nowhere")
     with pytest.raises(
-        ConfigurationError, match=r"no Airflow Connection 'warehouse_nowhere'.*AIRFLOW_CONN_WAREHOUSE_NOWHERE"
+        AirflowFailException, match=r"no Airflow Connection 'warehouse_nowhere'.*AIRFLOW_CONN_WAREHOUSE_NOWHERE"
     ):
         task.execute(context("manual__n1"))
+
+
+# --- the operator contract without traps (issue 17) ------------------------------------------------
+
+REGION_COUNTS = """
+select
+    region,
+    %(unit_key)s::text as batch,
+    count(*)::bigint as orders
+from public.op_orders
+where batch = %(unit_key)s
+group by region
+"""
+
+
+def model_operator(sql_dir: Path, *, name: str, target: str, **kwargs) -> GoldUpsertOperator:
+    return GoldUpsertOperator(
+        task_id=f"publish_{name}",
+        pipeline="op_gold",  # one pipeline, two operators: retail's own shape
+        kind="key",
+        unit="b1",
+        model_sql=name,
+        target=target,
+        key=["batch", "region"],
+        unit_column="batch",
+        sql_dir=str(sql_dir),
+        closes_run=False,
+        **kwargs,
+    )
+
+
+def test_two_gold_operators_of_one_pipeline_keep_a_ledger_row_each(
+    conn: psycopg.Connection, orders: GoldSpec, tmp_path: Path
+) -> None:
+    """Keyed by what each publishes: the second's row no longer overwrites the first's (a recompute, two events)."""
+    conn.execute("drop table if exists gold.op_region_counts")
+    (tmp_path / "region_counts.sql").write_text(REGION_COUNTS)
+    totals_op = model_operator(orders.sql_dir, name="region_totals", target="gold.op_region_totals")
+    counts_op = model_operator(tmp_path, name="region_counts", target="gold.op_region_counts")
+    try:
+        assert totals_op.execute(context("manual__two1"))["action"] == "computed"
+        assert counts_op.execute(context("manual__two1"))["action"] == "computed"
+        for task in (totals_op, counts_op):  # an unchanged day: both skip, no event, nothing recomputed
+            with pytest.raises(AirflowSkipException, match="unchanged"):
+                task.execute(context("manual__two2"))
+        rows = conn.execute(
+            "select target, status from ops.processed_units where pipeline_name = 'op_gold' order by target"
+        ).fetchall()
+        assert rows == [("gold.op_region_counts", "completed"), ("gold.op_region_totals", "completed")]
+    finally:
+        conn.execute("drop table if exists gold.op_region_counts")
+
+
+def test_a_row_from_before_targets_is_adopted_by_its_publisher(conn: psycopg.Connection, orders: GoldSpec) -> None:
+    """The migration of existing rows: a ledger row without a target becomes the first publisher's."""
+    conn.execute(
+        "insert into ops.processed_units (pipeline_name, unit_key, unit_kind, status, input_fingerprint)"
+        " values ('op_gold', 'b1', 'key', 'completed', 'from-an-older-release')"
+    )
+    result = publish_unit(orders, "b1", run_id="op_adopt")
+    assert (result.action, result.reason) == ("computed", "logic changed")  # its logic was never recorded
+    rows = conn.execute(
+        "select target, input_fingerprint = %s, logic_fingerprint = %s from ops.processed_units"
+        " where pipeline_name = 'op_gold'",
+        (result.fingerprint, orders.logic_fingerprint),
+    ).fetchall()
+    assert rows == [("gold.op_region_totals", True, True)]  # adopted, not duplicated
+
+
+def test_a_changed_gold_sql_file_republishes_the_unit_it_shapes(
+    conn: psycopg.Connection, orders: GoldSpec, tmp_path: Path
+) -> None:
+    """dbt's --full-refresh trap: editing the SQL must not leave unchanged units on the old logic."""
+    assert publish_unit(orders, "b1", run_id="op_logic1").action == "computed"
+    assert publish_unit(orders, "b1", run_id="op_logic2").action == "unchanged"
+    before = orders.logic_fingerprint
+    (orders.sql_dir / "region_totals.sql").write_text(MODEL.replace("sum(amount)", "sum(amount) * 2"))
+    assert orders.logic_fingerprint != before
+    preview = publish_unit(orders, "b1", run_id="op_logic3", dry_run=True)
+    assert (preview.action, preview.reason) == ("would compute", "logic changed")
+    again = publish_unit(orders, "b1", run_id="op_logic3")
+    assert (again.action, again.reason, again.rows_written) == ("computed", "logic changed", 2)
+    assert totals(conn) == [("b1", "north", 30, 2), ("b1", "south", 14, 1)]
+    assert publish_unit(orders, "b1", run_id="op_logic4").action == "unchanged"
+
+
+def test_no_asset_event_when_a_changed_input_leaves_gold_as_it_was(
+    conn: psycopg.Connection, orders: GoldSpec, tmp_path: Path
+) -> None:
+    """Table-files mode: the input's fingerprint changed, the gold rows did not: no event, a skip."""
+    (tmp_path / "fingerprint.sql").write_text(
+        "select md5(string_agg(id::text || amount::text, ',' order by id)), count(*)"
+        " from public.op_orders where batch = %(unit_key)s"
+    )
+    (tmp_path / "upsert_totals.sql").write_text(
+        "with model as (" + MODEL + "), written as (insert into gold.op_region_totals as t"
+        " select * from model on conflict (batch, region) do update set total = excluded.total,"
+        " orders = excluded.orders where (t.total, t.orders) is distinct from (excluded.total, excluded.orders)"
+        " returning 1) select count(*) from written"
+    )
+    (tmp_path / "create_totals.sql").write_text(
+        "create table if not exists gold.op_region_totals (region text, batch text, total numeric(12, 2),"
+        " orders bigint, primary key (batch, region));\ncomment on table gold.op_region_totals is 'op test';"
+    )
+    asset = Asset(name="gold.op_region_totals")
+    task = GoldUpsertOperator(
+        task_id="publish",
+        pipeline="op_gold_files",
+        kind="key",
+        unit="b1",
+        tables=["upsert_totals"],
+        fingerprint_sql="fingerprint",
+        create_sql="create_totals",  # several statements, creating the table the files write
+        sql_dir=str(tmp_path),
+        outlets=[asset],
+    )
+    conn.execute("delete from ops.processed_units where pipeline_name = 'op_gold_files'")
+    first = context("manual__f1")
+    assert task.execute(first)["rows_written"] == 2
+    assert first["outlet_events"][asset].extra["rows_written"] == 2
+    # the same sums from other rows: 10 + 5 becomes 7 + 8
+    conn.execute("update public.op_orders set amount = 7 where batch = 'b1' and amount = 10")
+    conn.execute("update public.op_orders set amount = 8 where batch = 'b1' and amount = 5")
+    second = context("manual__f2")
+    with pytest.raises(AirflowSkipException, match="no gold change: b1 computed"):
+        task.execute(second)
+    assert asset not in second["outlet_events"]
+
+
+def test_gold_sql_files_and_the_unit_are_checked_when_the_dag_is_parsed(tmp_path: Path) -> None:
+    (tmp_path / "region_totals.sql").write_text(MODEL)
+    args = {"task_id": "t", "pipeline": "p", "sql_dir": str(tmp_path), "target": "g.t", "key": ["k"],
+            "unit_column": "k"}  # fmt: skip
+    with pytest.raises(ValueError, match=r"no SQL file .*/region_total\.sql"):
+        GoldUpsertOperator(model_sql="region_total", **args)  # a typo: the DAG file does not import
+    assert GoldUpsertOperator(model_sql="region_totals", kind="day", **args).unit == (
+        "{{ data_interval_start.strftime('%Y-%m-%d') }}"  # a day unit's default is a day, not a month
+    )
+    with pytest.raises(ValueError, match="a 'key' unit needs unit="):
+        GoldUpsertOperator(model_sql="region_totals", kind="key", **args)
+
+
+class LoadsBadInput(EtlOperator):
+    def run(self, context) -> None:
+        from reliable_etl.errors import BadInputError
+
+        raise BadInputError("orders.csv line 3: quantity 'x' is not a number")
+
+
+def test_bad_input_fails_a_users_operator_without_retries(conn: psycopg.Connection) -> None:
+    task = LoadsBadInput(task_id="load", pipeline="op_bad", retries=3)
+    with pytest.raises(AirflowFailException, match=r"orders\.csv line 3"):  # Airflow does not retry this one
+        task.execute(context("manual__bad1"))
+    assert ledger(conn, "op_bad")[-1][1:3] == ("failed", "orders.csv line 3: quantity 'x' is not a number")

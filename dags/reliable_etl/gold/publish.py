@@ -152,13 +152,16 @@ def _publish_once(
             return UnitResult(unit, "open", input_rows)  # published once complete, then kept current
         if not input_rows and not reset and processed is None:  # a published unit emptied must lose its rows
             return UnitResult(unit, "empty")
-        current = processed is not None and processed[0] == "completed" and processed[1] == fingerprint
+        reason = _reason(processed, fingerprint, params["logic_fingerprint"], reset=reset)
         if dry_run:
-            return UnitResult(unit, "would skip" if current and not reset else "would compute", input_rows)
-        if current and not reset:
+            return UnitResult(unit, "would compute" if reason else "would skip", input_rows, reason=reason)
+        if reason is None:
             return UnitResult(unit, "unchanged", input_rows)
         with work.stage("gold") as cp:
             bound = {**params, "fingerprint": fingerprint}
+            db.run_sql(conn, f"ops/adopt_processed_{spec.ledger}", bound)
+            if spec.create_sql:
+                conn.execute(pgsql.SQL(spec.text(spec.create_sql)))  # type: ignore[arg-type]  # DDL, no parameters
             written = conn.execute(spec.text(spec.reset_sql), bound).fetchone()[0] if reset and spec.reset_sql else 0
             if spec.model_sql:
                 _ensure_target(spec, conn, bound)
@@ -175,9 +178,22 @@ def _publish_once(
                 {**bound, "input_rows": input_rows, "rows_written": written},
             )
             cp.value = fingerprint
-            cp.metadata.update(input_rows=input_rows, rows_written=written, reset=reset)
+            cp.metadata.update(input_rows=input_rows, rows_written=written, reason=reason)
             failpoints.reach("gold.unit.written")  # the crash tests: the unit written, not committed
-    return UnitResult(unit, "computed", input_rows, written, fingerprint)
+    return UnitResult(unit, "computed", input_rows, written, fingerprint, reason)
+
+
+def _reason(processed: tuple | None, fingerprint: str, logic: str, *, reset: bool) -> str | None:
+    """Why the unit must be (re)computed, or None when its gold is current."""
+    if reset:
+        return "reset"
+    if processed is None or processed[1] is None:
+        return "new"
+    if processed[2] != logic:
+        return "logic changed"
+    if processed[1] != fingerprint or processed[0] != "completed":
+        return "input changed"
+    return None
 
 
 def _published(spec: GoldSpec, params: dict) -> bool:
@@ -190,6 +206,7 @@ def _published(spec: GoldSpec, params: dict) -> bool:
 def _mark_failed(spec: GoldSpec, params: dict, exc: BaseException, *, log: PipelineLogger) -> None:
     def write() -> None:
         with db.transaction(application_name=f"etl {spec.pipeline} gold") as conn:
+            db.run_sql(conn, f"ops/adopt_processed_{spec.ledger}", params)
             db.run_sql(conn, f"ops/fail_processed_{spec.ledger}", {**params, "error": redact(str(exc))[:4000]})
 
     try:
@@ -216,7 +233,12 @@ def publish_unit(
     ``reset`` runs ``reset_sql`` (if any) and recomputes even an unchanged unit.
     """
     log = log or PipelineLogger(spec.pipeline, run_id, stage="gold")
-    bound = {**spec.unit_params(unit), **(params or {})}
+    bound = {
+        **spec.unit_params(unit),
+        **(params or {}),
+        "target": spec.publishes,
+        "logic_fingerprint": spec.logic_fingerprint,
+    }
     if not complete and not reset and not retrying(log=log, what=f"ledger of gold {unit}")(_published, spec, bound):
         return UnitResult(unit, "open")  # nothing to lock or read yet (checked again under the lock otherwise)
     try:
@@ -229,11 +251,17 @@ def publish_unit(
         _mark_failed(spec, bound, exc, log=log)
         raise
     log.info(
-        "gold %s: %s (%d input rows, %d rows written)",
+        "gold %s: %s%s (%d input rows, %d rows written)",
         result.unit,
         result.action,
+        f": {result.reason}" if result.reason else "",
         result.input_rows,
         result.rows_written,
-        metadata={"unit": result.unit, "action": result.action, "rows_written": result.rows_written},
+        metadata={
+            "unit": result.unit,
+            "action": result.action,
+            "reason": result.reason,
+            "rows_written": result.rows_written,
+        },
     )
     return result

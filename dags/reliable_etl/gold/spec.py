@@ -6,6 +6,8 @@ Light on imports on purpose: DAG files build a GoldSpec when they are parsed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,11 +29,12 @@ class UnitResult:
     input_rows: int = 0
     rows_written: int = 0
     fingerprint: str | None = None  # of the input the unit was computed from
+    reason: str | None = None  # why it is (or would be) computed: new | input changed | logic changed | reset
 
     @property
     def changed(self) -> bool:
-        """True when this call wrote gold (only then is an Asset event due)."""
-        return self.action == "computed"
+        """True when this call wrote or deleted gold rows (only then is an Asset event due)."""
+        return self.action == "computed" and self.rows_written > 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +54,7 @@ class GoldSpec:
     fingerprint_sql: str | None = None
     input_sql: str | None = None
     reset_sql: str | None = None
+    create_sql: str | None = None  # DDL creating the tables if they do not exist: several statements, no parameters
     lock: str = "{pipeline}:{kind}:{unit}"  # the unit's advisory lock, formatted with these names
     sql_dir: Path | None = None
     params: dict = field(default_factory=dict)
@@ -83,6 +87,7 @@ class GoldSpec:
                 )
             if self.unit_column not in self.key:
                 raise ValueError(f"{where}: unit_column {self.unit_column!r} must be one of the key columns")
+        self.check_files()  # a DAG naming a file that is not there fails when it is parsed, naming the file
 
     # -- SQL files -----------------------------------------------------------------------
 
@@ -96,11 +101,40 @@ class GoldSpec:
         except FileNotFoundError:
             raise BadInputError(f"gold {self.pipeline}: no SQL file {self.path(name)}") from None
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every SQL file the unit runs, in a fixed order."""
+        names = (self.create_sql, self.fingerprint_sql, self.input_sql, self.model_sql, *self.tables, self.reset_sql)
+        return tuple(name for name in names if name is not None)
+
     def check_files(self) -> None:
         """Fail early, naming the file, if a named SQL file does not exist."""
-        for name in (*self.tables, self.fingerprint_sql, self.input_sql, self.reset_sql, self.model_sql):
-            if name is not None and not self.path(name).is_file():
+        for name in self.files:
+            if not self.path(name).is_file():
                 raise BadInputError(f"gold {self.pipeline}: no SQL file {self.path(name)}")
+
+    @property
+    def logic_fingerprint(self) -> str:
+        """What shapes the unit's result besides its input: the text of every SQL file and the spec.
+
+        Stored with each published unit: a unit whose logic changed since is published again,
+        like one whose input changed. Read from the files at each call (a fraction of a
+        millisecond: bench/bench_logic.py), so an edited file counts at once.
+        """
+        digest = hashlib.sha256()
+        for name in self.files:
+            digest.update(f"{name}\0{self.text(name)}\0".encode())
+        shape = {"kind": self.kind, "target": self.target, "key": self.key, "unit_column": self.unit_column}
+        digest.update(json.dumps({**shape, "params": self.params}, sort_keys=True, default=str).encode())
+        return digest.hexdigest()[:32]
+
+    @property
+    def publishes(self) -> str:
+        """What the unit publishes, its ledger rows' ``target``: the model's table, or the table files.
+
+        Several gold operators of one pipeline each keep their own ledger rows by it.
+        """
+        return self.target if self.model_sql else ",".join(name.removesuffix(".sql") for name in self.tables)
 
     # -- a unit ----------------------------------------------------------------------------
 

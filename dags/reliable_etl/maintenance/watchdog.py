@@ -41,6 +41,7 @@ from reliable_etl.config import settings
 from reliable_etl.maintenance import services
 from reliable_etl.maintenance.services import describe, service_down
 from reliable_etl.ops.logs import PipelineLogger
+from reliable_etl.retail.load import stale_days
 
 JOB = "watchdog"
 RETAIL, SYNC, FILES = "retail_daily", "engineering_sync", "files_nightly"
@@ -139,6 +140,14 @@ def _retail_warehouse(health: PipelineHealth, now: dt.datetime) -> list[dt.date]
         missing_count=len(missing),
         recent_commits=[f"{day} {at:%Y-%m-%d %H:%M:%S}" for day, at in commits],
     )
+    stale = stale_days()
+    if stale:  # reported, not repaired: reloading history is a person's decision
+        health.details.update(
+            stale_days=_listed(stale),
+            stale_count=len(stale),
+            stale_note="loaded with other validation rules than the current ones;"
+            " `etl retail run --stale` loads them again, in order, and republishes their months",
+        )
     return list(missing)
 
 
@@ -229,7 +238,7 @@ def _repair_retail(api, plan: dict, log: PipelineLogger) -> dict:
 
 def check_retail(health: PipelineHealth, api, *, repair: bool, now: dt.datetime, log: PipelineLogger) -> None:
     missing = _retail_warehouse(health, now)
-    problems = bool(missing) or bool(health.days_behind)
+    problems = bool(missing) or bool(health.days_behind) or bool(health.details.get("stale_count"))
     if api is None:
         health.status = "unhealthy" if problems else "healthy"
         return

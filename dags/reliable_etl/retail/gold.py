@@ -62,7 +62,8 @@ def months_to_publish(
 
     def read() -> list[tuple]:
         with db.transaction(application_name="etl retail gold") as conn:
-            return db.run_sql(conn, "retail/select_silver_months").fetchall()
+            gold = {"target": RETAIL_GOLD.publishes, "logic_fingerprint": RETAIL_GOLD.logic_fingerprint}
+            return db.run_sql(conn, "retail/select_silver_months", gold).fetchall()
 
     rows = retrying(what="months to publish")(read)
     selected = []

@@ -9,8 +9,10 @@ ops.rejected_rows (in their own transaction) so the failure can be diagnosed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -33,6 +35,30 @@ _COLUMNS = dict(
         strict=True,
     )
 )
+
+
+DAY_LOGIC = ("retail/create_day_rows", "retail/upsert_silver_day")  # the validation rules and silver's shape
+
+
+@cache
+def day_logic_fingerprint() -> str:
+    """The fingerprint of the rules a day is loaded with (the text of ``DAY_LOGIC``), kept per day in
+    ``silver.day_fingerprint``: a day loaded with other rules is stale (``stale_days``)."""
+    digest = hashlib.sha256()
+    for name in DAY_LOGIC:
+        digest.update(f"{name}\0{db.load_sql(name)}\0".encode())
+    return digest.hexdigest()[:32]
+
+
+def stale_days() -> list[dt.date]:
+    """Loaded days whose rules changed since (or that were loaded before rules were recorded), in order."""
+
+    def read() -> list[dt.date]:
+        with db.transaction(application_name="etl retail stale") as conn:
+            rows = db.run_sql(conn, "retail/select_stale_days", {"logic_fingerprint": day_logic_fingerprint()})
+            return [row[0] for row in rows.fetchall()]
+
+    return retrying(what="stale days")(read)
 
 
 class RejectRateExceededError(BadInputError):
@@ -184,7 +210,11 @@ def _load_day_once(
                 conn, "retail/upsert_rejected_rows", {"day": day, "source": landing.path.name, "run_id": run_id}
             ).fetchone()
             accepted, deleted, written = db.run_sql(conn, "retail/upsert_silver_day", {"day": day}).fetchone()
-            db.run_sql(conn, "retail/upsert_day_fingerprint", {"day": day, "sha256": landing.sha256})
+            db.run_sql(
+                conn,
+                "retail/upsert_day_fingerprint",
+                {"day": day, "sha256": landing.sha256, "logic_fingerprint": day_logic_fingerprint()},
+            )
             cp.metadata.update(accepted=accepted, written=written, deleted=deleted, rejects_written=sum(rejects))
 
         record_run(

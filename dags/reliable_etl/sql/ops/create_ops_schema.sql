@@ -125,3 +125,21 @@ add column if not exists dag_id text,
 add column if not exists task_id text,
 add column if not exists map_index integer,
 add column if not exists try_number integer;
+
+-- The gold ledgers keyed by what a unit publishes (its target: a model's table, or its table
+-- files), so that several gold operators of one pipeline keep a row each; and the fingerprint
+-- of the logic (SQL files and spec) a unit was published with. Rows written before targets had
+-- target '' and are adopted by the first publisher of their unit (reliable_etl.gold.publish).
+alter table ops.processed_months
+add column if not exists target text not null default '',
+add column if not exists logic_fingerprint text;
+alter table ops.processed_months drop constraint if exists processed_months_pipeline_name_month_key_key;
+create unique index if not exists processed_months_pipeline_target_month_key
+on ops.processed_months (pipeline_name, target, month_key);
+
+alter table ops.processed_units
+add column if not exists target text not null default '',
+add column if not exists logic_fingerprint text;
+alter table ops.processed_units drop constraint if exists processed_units_pipeline_name_unit_key_key;
+create unique index if not exists processed_units_pipeline_target_unit_key
+on ops.processed_units (pipeline_name, target, unit_key);

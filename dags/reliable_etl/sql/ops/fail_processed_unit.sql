@@ -1,7 +1,7 @@
--- A unit whose gold could not be published keeps its last good fingerprint, flagged failed.
-insert into ops.processed_units as p (pipeline_name, unit_key, unit_kind, status, error)
-values (%(pipeline_name)s, %(unit_key)s, %(unit_kind)s, 'failed', %(error)s)
-on conflict (pipeline_name, unit_key) do update
+-- A unit whose gold could not be published keeps its last good fingerprints, flagged failed.
+insert into ops.processed_units as p (pipeline_name, target, unit_key, unit_kind, status, error)
+values (%(pipeline_name)s, %(target)s, %(unit_key)s, %(unit_kind)s, 'failed', %(error)s)
+on conflict (pipeline_name, target, unit_key) do update
     set
         status = 'failed',
         error = excluded.error,

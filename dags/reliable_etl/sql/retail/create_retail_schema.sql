@@ -115,3 +115,7 @@ create table if not exists gold.fact_country_sales (
     share_of_net numeric(9, 6),
     primary key (month_key, country)
 );
+
+-- The rules (validation SQL, silver's shape) each day was loaded with: a day loaded with other
+-- rules than the current ones is stale (reliable_etl.retail.load.stale_days).
+alter table silver.day_fingerprint add column if not exists logic_fingerprint text;

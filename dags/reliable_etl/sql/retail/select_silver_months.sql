@@ -1,4 +1,5 @@
--- Months with silver input, and whether their gold is current.
+-- Months with silver input, and whether their gold is current: published from this input and this
+-- logic (its own ledger row, or a row from before targets not yet adopted).
 with months as (
     select
         to_char(sales_date, 'YYYY-MM') as month_key,
@@ -12,8 +13,21 @@ select
     months.month_key,
     months.input_rows,
     processed.status,
-    processed.status = 'completed' and processed.input_fingerprint = months.fingerprint as is_current
+    coalesce(
+        processed.status = 'completed'
+        and processed.input_fingerprint = months.fingerprint
+        and processed.logic_fingerprint = %(logic_fingerprint)s,
+        false
+    ) as is_current
 from months
-left join ops.processed_months as processed
-    on processed.pipeline_name = 'retail' and months.month_key = processed.month_key
+left join lateral (
+    select
+        p.status,
+        p.input_fingerprint,
+        p.logic_fingerprint
+    from ops.processed_months as p
+    where p.pipeline_name = 'retail' and p.month_key = months.month_key and p.target in (%(target)s, '')
+    order by p.target desc
+    limit 1
+) as processed on true
 order by months.month_key;

@@ -1,0 +1,11 @@
+-- A month's row from before targets (target '') becomes its publisher's, unless it has one already.
+update ops.processed_months as p
+set target = %(target)s
+where
+    p.pipeline_name = %(pipeline_name)s
+    and p.month_key = %(unit_key)s
+    and p.target = ''
+    and not exists (
+        select 1 from ops.processed_months as own
+        where own.pipeline_name = p.pipeline_name and own.month_key = p.month_key and own.target = %(target)s
+    );
