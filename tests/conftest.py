@@ -75,7 +75,8 @@ def clean_retail(conn: psycopg.Connection) -> psycopg.Connection:
     conn.execute(
         "truncate bronze.retail_sales, bronze.retail_files, silver.fact_sales_daily, silver.day_fingerprint,"
         " gold.fact_sales_monthly, gold.fact_product_performance, gold.fact_country_sales,"
-        " ops.processed_months, ops.pipeline_checkpoint, ops.pipeline_logs, ops.pipeline_runs, ops.rejected_rows"
+        " ops.processed_months, ops.check_results, ops.pipeline_checkpoint, ops.pipeline_logs, ops.pipeline_runs,"
+        " ops.rejected_rows"
     )
     return conn
 
@@ -179,6 +180,6 @@ def files_env(tmp_path: Path, etl_env: pytest.MonkeyPatch, conn: psycopg.Connect
     conn.execute(
         "drop schema if exists files, files_snapshots cascade; create schema files; create schema files_snapshots"
     )
-    conn.execute("truncate ops.file_loads, ops.file_snapshots, ops.rejected_rows, ops.pipeline_runs")
+    conn.execute("truncate ops.file_loads, ops.file_snapshots, ops.rejected_rows, ops.pipeline_runs, ops.check_results")
     init_schema()
     return dirs

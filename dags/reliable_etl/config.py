@@ -86,6 +86,8 @@ class Settings:
     files_archive_dir: Path
     files_reject_threshold: float
     files_keep_snapshots: int
+    files_drift_tolerance: float  # the share a table's row count may move from the previous night's
+    files_drift_severity: str  # warning: loaded and reported; error: the file refused
     files_wait_hours: float
     # maintenance (health, cleanup, optimize, backup), the DuckDB mirror, the watchdog, alerts
     redis_conn_id: str
@@ -101,6 +103,7 @@ class Settings:
     retention_health_days: float
     retention_rejects_days: float
     retention_transitions_days: float
+    retention_checks_days: float  # superseded verdicts only: the latest of each check and unit stays
     retention_archive_days: float
     retention_redis_days: float
     backup_dir: Path
@@ -166,6 +169,8 @@ def settings() -> Settings:
         files_archive_dir=Path(_env("ETL_FILES_ARCHIVE_DIR", str(home / "archive" / "files"))),
         files_reject_threshold=float(_env("ETL_FILES_REJECT_THRESHOLD", "0.05")),
         files_keep_snapshots=int(_env("ETL_FILES_KEEP_SNAPSHOTS", "7")),
+        files_drift_tolerance=float(_env("ETL_FILES_DRIFT_TOLERANCE", "0.5")),
+        files_drift_severity=_env("ETL_FILES_DRIFT_SEVERITY", "warning"),
         files_wait_hours=float(_env("ETL_FILES_WAIT_HOURS", "4")),
         redis_conn_id=_env("ETL_REDIS_CONN_ID", "redis_default"),
         redis_key_prefix=_env("ETL_REDIS_KEY_PREFIX", "etl:"),
@@ -180,6 +185,7 @@ def settings() -> Settings:
         retention_health_days=float(_env("ETL_RETENTION_HEALTH_DAYS", "14")),
         retention_rejects_days=float(_env("ETL_RETENTION_REJECTS_DAYS", "90")),
         retention_transitions_days=float(_env("ETL_RETENTION_TRANSITIONS_DAYS", "90")),
+        retention_checks_days=float(_env("ETL_RETENTION_CHECKS_DAYS", "90")),
         retention_archive_days=float(_env("ETL_RETENTION_ARCHIVE_DAYS", "30")),
         retention_redis_days=float(_env("ETL_RETENTION_REDIS_DAYS", "7")),
         backup_dir=Path(_env("ETL_BACKUP_DIR", str(home / "backups"))),

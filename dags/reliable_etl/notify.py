@@ -97,6 +97,7 @@ def item_line(item: dict) -> str:
         parts.append(f"{item['rejected']:,} rejected" + (f" ({rate:.2%})" if rate is not None else ""))
     if item.get("snapshot"):
         parts.append(f"snapshot {item['snapshot']}")
+    parts.extend(f"warning: {warning}" for warning in item.get("warnings") or ())
     return f"{head}: {', '.join(parts) or item.get('status') or 'done'}"
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from reliable_etl.gold.spec import UnitResult
+    from reliable_etl.ops.checks import Check
     from reliable_etl.ops.logs import PipelineLogger
     from reliable_etl.ops.runs import RunLedger
     from reliable_etl.ops.units import Unit
@@ -174,6 +175,11 @@ class GoldUpsertOperator(EtlOperator):
         table if not exists ...``; several statements, no parameters), run in the unit's
         transaction before them. A table file is one statement (steps as CTEs) returning its rows
         written; a model's table is created from the model.
+    :param checks: ``reliable_etl.ops.checks.Check(name, sql, severity="error"|"warning")`` (or dicts): SQL
+        assertions on what the unit is about to publish, run in its transaction after its rows are
+        written and before the commit (write-audit-publish). A failed error check rolls the unit
+        back and fails the task, naming the check and its numbers; a failed warning publishes and
+        is reported. Every verdict goes to ``ops.check_results`` and the Asset event's extra.
     :param lock: the unit's advisory lock, formatted with ``{pipeline} {kind} {unit}``.
     :param sql_params: extra bound parameters for every file (templated).
     :param sql_dir: where the file names are looked up (default: the package's ``sql`` folder).
@@ -203,6 +209,7 @@ class GoldUpsertOperator(EtlOperator):
         input_sql: str | None = None,
         reset_sql: str | None = None,
         create_sql: str | None = None,
+        checks: Sequence[Check | dict] = (),
         lock: str = "{pipeline}:{kind}:{unit}",
         sql_params: dict | None = None,
         sql_dir: str | None = None,
@@ -226,6 +233,7 @@ class GoldUpsertOperator(EtlOperator):
             input_sql=input_sql,
             reset_sql=reset_sql,
             create_sql=create_sql,
+            checks=tuple(checks),
             lock=lock,
             sql_dir=Path(sql_dir) if sql_dir else None,
         )
@@ -278,6 +286,8 @@ class GoldUpsertOperator(EtlOperator):
             "rows_written": result.rows_written,
             "input_rows": result.input_rows,
             "fingerprint": result.fingerprint,
+            "reason": result.reason,
+            "checks": {check.name: check.label for check in result.checks},
         }
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = extra

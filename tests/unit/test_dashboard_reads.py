@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reliable_etl_dev.testing.dashboard import EXPECTED, RUNS, SECRETS, TABLES, expected_window, seed
-from reliable_etl_plugin.dashboard.routes import checkpoints, errors, health, metrics, timeline
+from reliable_etl_dev.testing.dashboard import EXPECTED, GOLD_CHECKS, RUNS, SECRETS, TABLES, expected_window, seed
+from reliable_etl_plugin.dashboard.routes import checkpoints, checks, errors, health, metrics, timeline
 from reliable_etl_plugin.dashboard.warehouse import Reader
 
 
@@ -246,6 +246,29 @@ def test_prometheus_exposition_parses_and_holds_the_same_figures(seeded, reader,
     assert value[("etl_watchdog_days_behind", (("pipeline", "retail_daily"),))] == 3
     assert value[("etl_maintenance_job_ok", (("job", "health_check"),))] == 0
     assert value[("etl_alerts_firing", ())] == 1
+    volume = (("check", "volume_against_history"), ("pipeline", "retail"), ("severity", "warning"),
+              ("target", "gold.fact_sales_monthly"))  # fmt: skip
+    net = (("check", "net_amount_matches_silver"), *volume[1:2], ("severity", "error"), volume[3])
+    assert (value[("etl_check_passed", volume)], value[("etl_check_unit_published", volume)]) == (0, 1)
+    assert value[("etl_check_passed", net)] == 1  # the latest verdict: the failed one came before
+
+
+def test_checks_are_each_checks_latest_verdict_with_its_history(seeded, reader) -> None:
+    answer = checks.build_checks(reader)
+
+    by_name = {c.check_name: c for c in answer.checks}
+    assert set(by_name) == {"net_amount_matches_silver", "volume_against_history"}
+    net = by_name["net_amount_matches_silver"]
+    assert [(v.unit_key, v.passed, v.published) for v in net.history] == [
+        (month, passed, published)  # newest first
+        for month, name, _severity, passed, published, _details in reversed(GOLD_CHECKS)
+        if name == "net_amount_matches_silver"
+    ]
+    assert (net.latest.unit_key, net.latest.passed, net.failures, net.severity) == ("2011-02", True, 1, "error")
+    volume = by_name["volume_against_history"]
+    assert (volume.latest.passed, volume.latest.published, volume.severity) == (False, True, "warning")
+    assert volume.latest.details["median_lines_before"] == 100.0
+    assert [len(c.history) for c in checks.build_checks(reader, history=1).checks] == [1, 1]
 
 
 def test_an_empty_warehouse_answers_empty_and_healthy(conn, reader) -> None:
@@ -277,6 +300,7 @@ def test_secrets_in_the_tables_never_come_out(seeded, conn, etl_env) -> None:
         metrics.get_prometheus(reader).body.decode(),
         checkpoints.get_checkpoints(reader).model_dump_json(),
         errors.get_errors(reader, limit=50).model_dump_json(),
+        checks.build_checks(reader).model_dump_json(),
         health.get_health_history(reader).model_dump_json(),
     ]
 

@@ -22,7 +22,7 @@ import pytest
 
 from reliable_etl.errors import BadInputError
 from reliable_etl.files.layouts import load_relationships
-from reliable_etl.files.load import FileRefusedError, find_files, load_directory, load_file
+from reliable_etl.files.load import FileRefusedError, find_files, load_directory, load_file, results_for_run
 from reliable_etl.files.snapshots import checksum, rollback, snapshots
 from reliable_etl_dev.testing import REAL_CDNOW
 from reliable_etl_dev.testing.files import CLASS, student, students_file
@@ -447,3 +447,39 @@ def test_an_earlier_nights_file_delivered_again_after_a_newer_one_loads(files_en
         (result,) = load(files_env, run_id)
     assert result.status == "loaded"
     assert [r[0] for r in rows(conn)] == [1, 2, 3]
+
+
+def test_a_night_far_from_the_previous_one_is_reported_or_refused(files_env, conn, loaded_night, etl_env):
+    """The row-count drift check: a warning by default (loaded, reported), an error refuses the file."""
+    from reliable_etl.config import settings
+    from reliable_etl.errors import AuditFailedError
+    from reliable_etl.files.report import run_report
+    from reliable_etl.files.tasks import load_one, report_run
+    from reliable_etl.notify import item_lines
+
+    path = students_file(files_env["drop"] / "students.txt", CLASS[:2])  # 2 students after 6: -67%
+    assert load_one(str(path), run_id="night2")["status"] == "loaded"
+    drift = "students: row_count_drift failed (warning): rows=2, previous_rows=6, tolerance=0.5"
+    (result,) = results_for_run("night2")
+    assert result.warnings == [drift]
+    assert report_run(run_id="night2", started=None, found=[str(path)])["status"] == "warning"
+    assert f"warning: {drift}" in item_lines(run_report("night2", "warning", [result]))[0]
+    assert conn.execute(
+        "select target, unit_key, passed, published from ops.check_results where run_id = 'night2'"
+    ).fetchall() == [("files.students", "students.txt", False, True)]
+
+    etl_env.setenv("ETL_FILES_DRIFT_SEVERITY", "error")
+    settings.cache_clear()
+    two = checksum(conn, "files", "students")
+    students_file(path, [student(n, f"S{n}") for n in range(10, 40)])  # 30 after 2
+    with pytest.raises(AuditFailedError, match=r"students.txt -> students: row_count_drift failed \(error\): rows=30"):
+        load_file(path, load_relationships(files_env["relationships"]), run_id="night3")
+    assert checksum(conn, "files", "students") == two  # nothing of it loaded
+    assert len(snapshots("students")) == 1  # no snapshot taken for it either
+    assert path.exists()  # not archived
+    assert conn.execute("select status from ops.file_loads where run_id = 'night3'").fetchone() == ("refused",)
+    assert conn.execute(
+        "select passed, published, details->>'previous_rows' from ops.check_results where run_id = 'night3'"
+    ).fetchall() == [(False, False, "2")]
+    (refused,) = load(files_env, "night4")  # as the DAG's loads see it
+    assert (refused.status, "row_count_drift failed (error)" in refused.error) == ("refused", True)

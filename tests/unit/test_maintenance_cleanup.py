@@ -36,6 +36,18 @@ def seed(uri: str) -> None:
                 " values ('github', 'acme/api', 'PENDING', 'RUNNING', %s)",
                 (at,),
             )
+            conn.execute(
+                "insert into ops.check_results (pipeline_name, target, unit_key, check_name, severity, passed,"
+                " published, checked_at)"
+                " values ('retail', 'gold.t', '2011-01', 'keys_unique', 'error', true, true, %s)",
+                (at,),
+            )
+        # a check's only verdict on another unit, old: the latest stays
+        conn.execute(
+            "insert into ops.check_results (pipeline_name, target, unit_key, check_name, severity, passed, published,"
+            " checked_at) values ('retail', 'gold.t', '2011-02', 'keys_unique', 'error', true, true, %s)",
+            (OLD,),
+        )
         # unit 2011-01-05, stage silver: an old superseded row, an old latest row; an old unit still in progress
         conn.execute(
             "insert into ops.pipeline_checkpoint (pipeline_name, run_id, stage, checkpoint_key, status,"
@@ -57,6 +69,7 @@ def remaining(uri: str) -> dict[str, int]:
                 "rejected_rows",
                 "sync_transitions",
                 "pipeline_checkpoint",
+                "check_results",
             )
         }
 
@@ -93,17 +106,19 @@ def test_every_retention_applies_and_the_latest_checkpoint_stays(private_warehou
         "health_results": 1,  # the backup's result is not a health result
         "rejected_rows": 1,
         "sync_transitions": 1,
+        "check_results": 1,  # the superseded verdict; the latest of each unit stays
         "file_archives": 1,
         "redis_keys": 0,  # untouched for less than 7 days
     }
-    assert data["database_records_cleaned"] == 5
-    assert data["total_cleaned"] == 6
+    assert data["database_records_cleaned"] == 6
+    assert data["total_cleaned"] == 7
     assert remaining(private_warehouse) == {
         "pipeline_logs": 1,
         "maintenance_runs": 3,
         "rejected_rows": 1,
         "sync_transitions": 1,
         "pipeline_checkpoint": 2,
+        "check_results": 2,
     }
     assert sorted(p.name for p in archive.iterdir()) == sorted([dt.date.today().isoformat(), "not-a-date"])
     # a second run finds nothing to do
@@ -149,5 +164,5 @@ def test_redis_down_postgres_still_cleaned(redis_down, private_warehouse) -> Non
     assert result.status == "partial"
     assert result.redis_available is False
     assert result.postgres_available is True
-    assert result.database_records_cleaned == 5
+    assert result.database_records_cleaned == 6
     assert result.errors[0].startswith("redis: ConnectionError")

@@ -253,6 +253,8 @@ def test_the_operator_emits_an_event_with_what_changed_and_skips_when_nothing_di
         "rows_written": 2,
         "input_rows": 2,
         "fingerprint": result["fingerprint"],
+        "reason": "new",
+        "checks": {},
     }
 
     again = context("manual__g2")
@@ -577,3 +579,116 @@ def test_bad_input_fails_a_users_operator_without_retries(conn: psycopg.Connecti
     with pytest.raises(AirflowFailException, match=r"orders\.csv line 3"):  # Airflow does not retry this one
         task.execute(context("manual__bad1"))
     assert ledger(conn, "op_bad")[-1][1:3] == ("failed", "orders.csv line 3: quantity 'x' is not a number")
+
+
+# --- write-audit-publish checks ------------------------------------------------------------------
+
+AT_MOST_ONE_REGION = """
+select count(*) <= 1 as passed, count(*) as regions
+from gold.op_region_totals
+where batch = %(unit_key)s
+"""
+
+TOTAL_MATCHES_ORDERS = """
+select g.total = o.total as passed, g.total as gold_total, o.total as orders_total
+from (select coalesce(sum(total), 0) as total from gold.op_region_totals where batch = %(unit_key)s) as g
+cross join (select coalesce(sum(amount), 0) as total from public.op_orders where batch = %(unit_key)s) as o
+"""
+
+
+def checked_operator(sql_dir: Path, severity: str) -> GoldUpsertOperator:
+    (sql_dir / "at_most_one_region.sql").write_text(AT_MOST_ONE_REGION)
+    (sql_dir / "total_matches_orders.sql").write_text(TOTAL_MATCHES_ORDERS)
+    return GoldUpsertOperator(
+        task_id="publish",
+        pipeline="op_gold",
+        kind="key",
+        unit="b1",
+        model_sql="region_totals",
+        target="gold.op_region_totals",
+        key=["batch", "region"],
+        unit_column="batch",
+        sql_dir=str(sql_dir),
+        checks=[
+            {"name": "total_matches_orders", "sql": "total_matches_orders"},
+            {"name": "at_most_one_region", "sql": "at_most_one_region", "severity": severity},
+        ],
+        outlets=[Asset(name="gold.op_region_totals")],
+        retries=3,
+    )
+
+
+def check_results(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "select check_name, severity, passed, published, details, run_id from ops.check_results"
+        " where pipeline_name = 'op_gold' order by id"
+    ).fetchall()
+
+
+def test_a_failed_error_check_publishes_nothing_and_fails_the_task_naming_it(
+    conn: psycopg.Connection, orders: GoldSpec
+) -> None:
+    conn.execute("delete from ops.check_results where pipeline_name = 'op_gold'")
+    publish_unit(orders, "b2", run_id="op_wap0")  # another unit, published before
+    before = table_fingerprint(conn, "gold.op_region_totals")
+    task = checked_operator(orders.sql_dir, "error")
+    ctx = context("manual__wap1")
+
+    with pytest.raises(AirflowFailException, match=r"at_most_one_region failed \(error\): regions=2"):
+        task.execute(ctx)  # not retried: the same rows fail the same check
+
+    assert table_fingerprint(conn, "gold.op_region_totals") == before  # b1 rolled back, b2 untouched
+    assert not ctx["outlet_events"]  # no Asset event
+    assert check_results(conn) == [
+        ("total_matches_orders", "error", True, False, {"gold_total": 22.0, "orders_total": 22.0}, "manual__wap1"),
+        ("at_most_one_region", "error", False, False, {"regions": 2}, "manual__wap1"),
+    ]
+    status = conn.execute(
+        "select status, error from ops.processed_units where pipeline_name = 'op_gold' and unit_key = 'b1'"
+    ).fetchone()
+    assert status[0] == "failed"
+    assert "at_most_one_region failed (error): regions=2" in status[1]
+    assert ledger(conn, "op_gold")[-1][:2] == ("manual__wap1", "failed")
+
+
+def test_a_failed_warning_check_publishes_and_reports_it(conn: psycopg.Connection, orders: GoldSpec) -> None:
+    conn.execute("delete from ops.check_results where pipeline_name = 'op_gold'")
+    task = checked_operator(orders.sql_dir, "warning")
+    ctx = context("manual__wap2")
+
+    result = task.execute(ctx)
+
+    assert (result["action"], result["rows_written"]) == ("computed", 2)
+    assert totals(conn) == [("b1", "north", 15, 2), ("b1", "south", 7, 1)]
+    extra = ctx["outlet_events"][task.outlets[0]].extra
+    assert extra["checks"] == {"total_matches_orders": "passed", "at_most_one_region": "failed (warning): regions=2"}
+    assert [row[:4] for row in check_results(conn)] == [
+        ("total_matches_orders", "error", True, True),
+        ("at_most_one_region", "warning", False, True),
+    ]
+    # an unchanged unit is not audited again: its verdicts stand
+    with pytest.raises(AirflowSkipException, match="unchanged"):
+        task.execute(context("manual__wap3"))
+    assert len(check_results(conn)) == 2
+
+
+def test_a_check_is_part_of_the_logic_and_is_checked_when_the_dag_is_parsed(
+    conn: psycopg.Connection, orders: GoldSpec
+) -> None:
+    publish_unit(orders, "b1", run_id="op_wap4")
+    audited = checked_operator(orders.sql_dir, "warning")
+    assert audited.spec.logic_fingerprint != orders.logic_fingerprint  # adding a check audits every unit again
+    assert publish_unit(audited.spec, "b1", run_id="op_wap5", dry_run=True).reason == "logic changed"
+    with pytest.raises(ValueError, match="severity must be one of"):
+        GoldUpsertOperator(
+            **{**_args(audited), "checks": [{"name": "c", "sql": "at_most_one_region", "severity": "fatal"}]}
+        )
+    with pytest.raises(ValueError, match=r"no SQL file .*/no_such_check\.sql"):
+        GoldUpsertOperator(**{**_args(audited), "checks": [{"name": "c", "sql": "no_such_check"}]})
+
+
+def _args(task: GoldUpsertOperator) -> dict:
+    spec = task.spec
+    return {"task_id": "t", "pipeline": spec.pipeline, "kind": spec.kind, "unit": "b1", "model_sql": spec.model_sql,
+            "target": spec.target, "key": list(spec.key), "unit_column": spec.unit_column,
+            "sql_dir": str(spec.sql_dir)}  # fmt: skip

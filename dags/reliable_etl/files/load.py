@@ -5,7 +5,10 @@ parsed and validated (``reliable_etl.files.parser``); above the reject threshold
 loaded and the previous data stays. Else, in ONE transaction under each table's advisory
 lock: the rows are copied into a new table ``files._load_<table>``, checked for duplicate
 primary keys, the current ``files.<table>`` is moved to ``files_snapshots`` as a snapshot
-(renamed, not copied), and the new table takes its name. Snapshots beyond
+(renamed, not copied), and the new table takes its name. Before the commit each table's row
+count is audited against the previous night's (``row_count_drift``, ``ops.check_results``):
+beyond ``ETL_FILES_DRIFT_TOLERANCE`` it is a warning (loaded and reported), or with
+``ETL_FILES_DRIFT_SEVERITY=error`` the file is refused. Snapshots beyond
 ``ETL_FILES_KEEP_SNAPSHOTS`` are dropped in the same transaction. After the commit the file
 moves to ``<archive>/<YYYY-MM-DD>/``.
 """
@@ -24,10 +27,11 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_
 
 from reliable_etl import db, failpoints
 from reliable_etl.config import settings
-from reliable_etl.errors import BadInputError
+from reliable_etl.errors import AuditFailedError, BadInputError, ConfigurationError
 from reliable_etl.files import PIPELINE
 from reliable_etl.files.layouts import SOURCE_LINE, FileLayout, Relationships, load_relationships
 from reliable_etl.files.parser import ParsedFile, ParsedTable, Reject, parse_file
+from reliable_etl.ops import checks as audit
 from reliable_etl.ops.logs import PipelineLogger, redact
 from reliable_etl.ops.runs import record_run
 from reliable_etl.ops.units import unit_of_work
@@ -54,6 +58,7 @@ class FileResult:
     snapshots: list[str] = field(default_factory=list)
     error: str | None = None
     archived_to: str | None = None
+    warnings: list[str] = field(default_factory=list)  # failed warning checks: loaded, reported
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -134,7 +139,7 @@ def load_directory(
 
 
 def _failed(path: Path, relationships: Relationships, exc: BaseException) -> FileResult:
-    status = "refused" if isinstance(exc, FileRefusedError) else "failed"
+    status = "refused" if isinstance(exc, FileRefusedError | AuditFailedError) else "failed"
     tables = sorted({layout.table_name for layout in relationships.layouts_for(path.name)})
     return FileResult(path.name, tables, status, error=str(exc), **getattr(exc, "counts", {}))
 
@@ -182,15 +187,20 @@ def load_file(
     if dry_run:
         return FileResult(path.name, tables, "would load", **counts, loaded=loaded)
     try:
-        snapshots = call_with_retry(_load_once, parsed, run_id=run_id, log=log)
+        outcome = call_with_retry(_load_once, parsed, run_id=run_id, log=log)
+    except AuditFailedError as exc:
+        _record(run_id, path.name, parsed, tables, "refused", error=str(exc))
+        log.error("%s", exc, metadata={"file": path.name, **counts})
+        raise
     except BadInputError as exc:
         _record(run_id, path.name, parsed, tables, "failed", error=str(exc))
         raise
-    if snapshots is None:  # another run loaded these bytes while this one waited for the tables' locks
+    if outcome is None:  # another run loaded these bytes while this one waited for the tables' locks
         log.info("%s: the same bytes were loaded meanwhile by another run: nothing to do", path.name)
         _record(run_id, path.name, parsed, tables, "unchanged")
         archived = _archive_and_note(path, archive_dir, run_id) if path.exists() else None
         return FileResult(path.name, tables, "unchanged", **counts, archived_to=archived)
+    snapshots, warnings = outcome
     failpoints.reach("files.committed")  # the chaos suite: committed, the file not yet archived
     archived = _archive_and_note(path, archive_dir, run_id)
     log.info(
@@ -203,7 +213,16 @@ def load_file(
         ", ".join(snapshots) or "nothing (first load)",
         metadata={"file": path.name, "tables": tables, "snapshots": snapshots, **counts},
     )
-    return FileResult(path.name, tables, "loaded", **counts, loaded=loaded, snapshots=snapshots, archived_to=archived)
+    return FileResult(
+        path.name,
+        tables,
+        "loaded",
+        **counts,
+        loaded=loaded,
+        snapshots=snapshots,
+        archived_to=archived,
+        warnings=warnings,
+    )
 
 
 def _already_loaded(parsed: ParsedFile, tables: list[str]) -> bool:
@@ -229,10 +248,11 @@ def _refusal(parsed: ParsedFile, threshold: float) -> str:
     )
 
 
-def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> list[str] | None:
-    """The file's tables swapped in, with their snapshots and the ledger, in ONE transaction.
+def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> tuple[list[str], list[str]] | None:
+    """The file's tables swapped in, with their snapshots, audit and ledger, in ONE transaction.
 
-    None, with nothing written, when these bytes are found loaded once the tables' locks are ours.
+    Returns the snapshots taken and the failed warning checks; None, with nothing written, when
+    these bytes are found loaded once the tables' locks are ours.
     """
     tables = sorted({t.layout.table_name for t in parsed.tables})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -257,6 +277,11 @@ def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> list[
                 _prune(conn, table)
             cp.metadata.update(snapshots=snapshots)
         failpoints.reach("files.swapped")
+        with unit.stage("audit") as cp:
+            verdicts = {
+                table: _audit_drift(conn, parsed, table, snapshots[table], run_id=run_id, log=log) for table in tables
+            }
+            cp.metadata.update(checks={table: result.label for table, result in verdicts.items()})
         with unit.stage("ledger"):
             _write_rejects(conn, run_id, parsed, tables)
             for table in tables:
@@ -267,7 +292,31 @@ def _load_once(parsed: ParsedFile, *, run_id: str, log: PipelineLogger) -> list[
                     _ledger_row(run_id, parsed, table, "loaded", loaded=rows, snapshot=snapshots[table]),
                 )
         failpoints.reach("files.recorded")  # all written, not committed
-    return [s for s in snapshots.values() if s]
+    warnings = [f"{table}: {result.name} {result.label}" for table, result in verdicts.items() if not result.passed]
+    audit.warn_failed(verdicts.values(), unit_key=parsed.path.name, log=log)
+    return [s for s in snapshots.values() if s], warnings
+
+
+def _audit_drift(
+    conn: psycopg.Connection, parsed: ParsedFile, table: str, snapshot: str | None, *, run_id: str, log: PipelineLogger
+) -> audit.CheckResult:
+    """The table's row count against the previous night's, recorded with the load (or apart, if it fails it)."""
+    cfg = settings()
+    try:
+        check = audit.Check("row_count_drift", "files/check_row_count_drift", cfg.files_drift_severity)
+    except ValueError as exc:
+        raise ConfigurationError(f"ETL_FILES_DRIFT_SEVERITY: {exc}") from None
+    rows = sum(t.rows for t in parsed.tables if t.layout.table_name == table)
+    params = {"snapshot": snapshot, "rows": rows, "tolerance": cfg.files_drift_tolerance}
+    where = {"pipeline": PIPELINE, "target": f"{SCHEMA}.{table}", "unit_key": parsed.path.name, "run_id": run_id}
+    result = audit.run_check(conn, check, db.load_sql(check.sql), params, where=f"{parsed.path.name} -> {table}")
+    try:
+        audit.raise_on_errors([result], what=f"{parsed.path} -> {table}")
+    except AuditFailedError:
+        audit.record_rolled_back([result], **where, log=log)  # the unit's transaction is about to roll back
+        raise
+    audit.record(conn, [result], **where, published=True)
+    return result
 
 
 def _identifier(schema: str, name: str) -> pgsql.Identifier:
@@ -479,9 +528,11 @@ def _archive(path: Path, archive_dir: Path) -> str:
 
 
 def results_for_run(run_id: str) -> list[FileResult]:
-    """The run's files as the ledger holds them (what a DAG's report step reads)."""
+    """The run's files as the ledger holds them (what a DAG's report step reads), with their warnings."""
     with db.connect(autocommit=True, application_name="etl files") as conn:
         rows = db.run_sql(conn, "files/select_run_files", {"run_id": run_id}).fetchall()
+        warnings = db.run_sql(conn, "files/select_run_warnings", {"pipeline_name": PIPELINE, "run_id": run_id})
+        warnings = warnings.fetchall()
     results: dict[str, FileResult] = {}
     for file_name, table, status, records, loaded, rejected, error_rate, snapshot, error, archived in rows:
         result = results.setdefault(
@@ -492,6 +543,10 @@ def results_for_run(run_id: str) -> list[FileResult]:
         result.loaded += loaded
         if snapshot:
             result.snapshots.append(snapshot)
+    for file_name, target, check, severity, details in warnings:
+        if file_name in results:
+            label = audit.CheckResult(check, severity, passed=False, details=details).label
+            results[file_name].warnings.append(f"{target.removeprefix(SCHEMA + '.')}: {check} {label}")
     return list(results.values())
 
 
@@ -504,7 +559,8 @@ def start_run(run_id: str) -> None:
 def finish_run(run_id: str, results: list[FileResult], *, error: str | None = None) -> str:
     """The run's row in ops.pipeline_runs; returns its status: success | warning | error."""
     failed = [r for r in results if r.status in {"failed", "refused"}]
-    status = "error" if failed or error else "warning" if any(r.rejected for r in results) else "success"
+    warned = any(r.rejected or r.warnings for r in results)
+    status = "error" if failed or error else "warning" if warned else "success"
     with db.transaction(application_name="etl files") as conn:
         record_run(
             conn,

@@ -67,6 +67,7 @@ def run_report(
             "snapshot": ", ".join(r.snapshots) or None,
             "status": r.status,
             "error": r.error,
+            "warnings": r.warnings or None,
         }
         for r in results
     ]

@@ -39,8 +39,9 @@ import psycopg
 from psycopg import sql as pgsql
 
 from reliable_etl import db, failpoints
-from reliable_etl.errors import BadInputError
+from reliable_etl.errors import AuditFailedError, BadInputError
 from reliable_etl.gold.spec import GoldSpec, UnitResult
+from reliable_etl.ops import checks as audit
 from reliable_etl.ops.logs import PipelineLogger, redact
 from reliable_etl.ops.units import unit_of_work
 from reliable_etl.retry import retrying
@@ -172,6 +173,8 @@ def _publish_once(
                     raise BadInputError(f"gold {spec.pipeline}: {spec.path(table)} must return its rows written")
                 written += int(row[0] or 0)
                 failpoints.reach("gold.table.upserted")  # the chaos suite: one table of the unit written
+            checks = _audit(spec, conn, bound)  # before the commit: a failed error check rolls the unit back
+            audit.record(conn, checks, **_where(spec, bound), run_id=run_id, published=True)
             db.run_sql(
                 conn,
                 f"ops/upsert_processed_{spec.ledger}",
@@ -179,8 +182,21 @@ def _publish_once(
             )
             cp.value = fingerprint
             cp.metadata.update(input_rows=input_rows, rows_written=written, reason=reason)
+            cp.metadata["checks"] = {check.name: check.label for check in checks}
             failpoints.reach("gold.unit.written")  # the crash tests: the unit written, not committed
-    return UnitResult(unit, "computed", input_rows, written, fingerprint, reason)
+    return UnitResult(unit, "computed", input_rows, written, fingerprint, reason, tuple(checks))
+
+
+def _audit(spec: GoldSpec, conn: psycopg.Connection, params: dict) -> list[audit.CheckResult]:
+    """Every check of the unit on what it is about to publish; raises when an error check failed."""
+    where = f"gold {spec.pipeline} {params['unit_key']}"
+    results = [audit.run_check(conn, check, spec.text(check.sql), params, where=where) for check in spec.checks]
+    audit.raise_on_errors(results, what=where)
+    return results
+
+
+def _where(spec: GoldSpec, params: dict) -> dict:
+    return {"pipeline": spec.pipeline, "target": params["target"], "unit_key": params["unit_key"]}
 
 
 def _reason(processed: tuple | None, fingerprint: str, logic: str, *, reset: bool) -> str | None:
@@ -191,7 +207,9 @@ def _reason(processed: tuple | None, fingerprint: str, logic: str, *, reset: boo
         return "new"
     if processed[2] != logic:
         return "logic changed"
-    if processed[1] != fingerprint or processed[0] != "completed":
+    if processed[0] != "completed":
+        return "failed before"  # its last attempt failed: the gold on record is the last good one
+    if processed[1] != fingerprint:
         return "input changed"
     return None
 
@@ -245,11 +263,17 @@ def publish_unit(
         result = retrying(log=log, what=f"gold {unit}")(
             _publish_once, spec, unit, bound, run_id=run_id, reset=reset, dry_run=dry_run, complete=complete, log=log
         )
+    except AuditFailedError as exc:  # rolled back: its verdicts and the ledger's failed row, apart
+        log.error("gold %s: not published: %s", unit, exc, metadata={"checks": [r.label for r in exc.results]})
+        audit.record_rolled_back(exc.results, **_where(spec, bound), run_id=run_id, log=log)
+        _mark_failed(spec, bound, exc, log=log)
+        raise
     except BadInputError:
         raise
     except Exception as exc:
         _mark_failed(spec, bound, exc, log=log)
         raise
+    audit.warn_failed(result.checks, unit_key=f"gold {result.unit}", log=log)
     log.info(
         "gold %s: %s%s (%d input rows, %d rows written)",
         result.unit,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reliable_etl.config import settings
 from reliable_etl.errors import BadInputError
+from reliable_etl.ops.checks import Check, CheckResult
 
 KINDS = ("month", "day", "key")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -29,7 +30,10 @@ class UnitResult:
     input_rows: int = 0
     rows_written: int = 0
     fingerprint: str | None = None  # of the input the unit was computed from
-    reason: str | None = None  # why it is (or would be) computed: new | input changed | logic changed | reset
+    reason: str | None = (
+        None  # why it is (or would be) computed: new | input changed | logic changed | failed before | reset
+    )
+    checks: tuple[CheckResult, ...] = ()  # the audit of what was published
 
     @property
     def changed(self) -> bool:
@@ -37,7 +41,9 @@ class UnitResult:
         return self.action == "computed" and self.rows_written > 0
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["checks"] = {check.name: check.label for check in self.checks}
+        return data
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class GoldSpec:
     input_sql: str | None = None
     reset_sql: str | None = None
     create_sql: str | None = None  # DDL creating the tables if they do not exist: several statements, no parameters
+    checks: tuple[Check, ...] = ()  # audited before the commit (write-audit-publish): reliable_etl.ops.checks
     lock: str = "{pipeline}:{kind}:{unit}"  # the unit's advisory lock, formatted with these names
     sql_dir: Path | None = None
     params: dict = field(default_factory=dict)
@@ -67,6 +74,8 @@ class GoldSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(self.tables))
         object.__setattr__(self, "key", tuple(self.key))
+        checks = (check if isinstance(check, Check) else Check(**check) for check in self.checks)
+        object.__setattr__(self, "checks", tuple(checks))
         where = f"gold {self.pipeline or '?'}"
         if not self.pipeline:
             raise ValueError(f"{where}: needs a pipeline name")
@@ -105,7 +114,7 @@ class GoldSpec:
     def files(self) -> tuple[str, ...]:
         """Every SQL file the unit runs, in a fixed order."""
         names = (self.create_sql, self.fingerprint_sql, self.input_sql, self.model_sql, *self.tables, self.reset_sql)
-        return tuple(name for name in names if name is not None)
+        return tuple(name for name in (*names, *(check.sql for check in self.checks)) if name is not None)
 
     def check_files(self) -> None:
         """Fail early, naming the file, if a named SQL file does not exist."""
@@ -125,6 +134,7 @@ class GoldSpec:
         for name in self.files:
             digest.update(f"{name}\0{self.text(name)}\0".encode())
         shape = {"kind": self.kind, "target": self.target, "key": self.key, "unit_column": self.unit_column}
+        shape["checks"] = [(check.name, check.severity) for check in self.checks]
         digest.update(json.dumps({**shape, "params": self.params}, sort_keys=True, default=str).encode())
         return digest.hexdigest()[:32]
 

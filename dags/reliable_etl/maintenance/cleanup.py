@@ -7,6 +7,8 @@ Each target has its own retention in days (``ETL_RETENTION_*``, see config):
 - ``ops.pipeline_checkpoint`` (checkpoints): finished rows a newer row of the same unit and
   stage supersedes. The latest checkpoint of every unit stays, however old: it is the ledger
   of what was processed;
+- ``ops.check_results`` (checks): verdicts a newer verdict of the same check on the same unit
+  supersedes; the latest of each stays, however old;
 - the file archive (``ETL_FILES_ARCHIVE_DIR/<YYYY-MM-DD>/``): whole dated directories;
 - Redis: keys under ``ETL_REDIS_KEY_PREFIX`` that never expire and were not touched for the
   retention (keys with a TTL expire by themselves).
@@ -39,6 +41,7 @@ TABLES = {
     "health_results": ("maintenance/delete_old_health_results", "retention_health_days"),
     "rejected_rows": ("maintenance/delete_old_rejected_rows", "retention_rejects_days"),
     "sync_transitions": ("maintenance/delete_old_sync_transitions", "retention_transitions_days"),
+    "check_results": ("maintenance/delete_old_check_results", "retention_checks_days"),
 }
 
 

@@ -15,4 +15,11 @@ RETAIL_GOLD_ARGS: dict = {
     ],
     "reset_sql": "retail/delete_gold_month",
     "lock": "retail:month:{unit}",  # day loads hold it shared
+    # audited before the commit (write-audit-publish): an error rolls the month back
+    "checks": [
+        {"name": "net_amount_matches_silver", "sql": "retail/check_net_amount_matches_silver"},
+        {"name": "lines_and_invoices_match_silver", "sql": "retail/check_lines_and_invoices_match_silver"},
+        {"name": "keys_unique", "sql": "retail/check_keys_unique"},
+        {"name": "volume_against_history", "sql": "retail/check_volume_against_history", "severity": "warning"},
+    ],
 }

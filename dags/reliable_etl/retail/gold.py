@@ -10,6 +10,7 @@ this spec; so do ``etl retail run`` and ``etl retail gold``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -48,7 +49,7 @@ def publish_month(
     result = publish_unit(
         RETAIL_GOLD, f"{year:04d}-{month:02d}", run_id=run_id, reset=reset, dry_run=dry_run, complete=complete
     )
-    return MonthResult(**result.as_dict())
+    return MonthResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
 
 
 def months_to_publish(

@@ -41,8 +41,18 @@ CONNECTION_ENV = {
 TABLES = (
     "ops.pipeline_runs, ops.pipeline_logs, ops.processed_months, ops.processed_units, ops.sync_jobs,"
     " ops.sync_transitions, ops.file_loads, ops.file_snapshots, ops.maintenance_runs, ops.alert_state,"
-    " silver.day_fingerprint, bronze.retail_files"
+    " ops.check_results, silver.day_fingerprint, bronze.retail_files"
 )
+
+# retail's gold checks, oldest first: (month, check, severity, passed, published, details)
+GOLD_CHECKS = [
+    ("2011-01", "net_amount_matches_silver", "error", True, True, {"gold_net_amount": 10.5, "silver_net_amount": 10.5}),
+    ("2011-01", "volume_against_history", "warning", True, True, {"lines": 100, "median_lines_before": None}),
+    ("2011-02", "net_amount_matches_silver", "error", False, False, {"gold_net_amount": 9, "silver_net_amount": 12}),
+    ("2011-02", "net_amount_matches_silver", "error", True, True, {"gold_net_amount": 12, "silver_net_amount": 12}),
+    ("2011-02", "volume_against_history", "warning", False, True,
+     {"lines": 20, "median_lines_before": 100.0, "note": f"postgresql://etl:{DB_PASSWORD}@db"}),
+]  # fmt: skip
 
 # pipeline -> finished runs, newest first: (status, records_in, records_rejected); the graded window is 10
 RUNS = {
@@ -193,6 +203,14 @@ def seed(conn: psycopg.Connection, now: dt.datetime | None = None) -> dt.datetim
         " values ('health:redis', true, 2, %(t)s, %(t)s, 'redis down'), ('health:disk', false, 0, null, null, null)",
         {"t": now - dt.timedelta(minutes=35)},
     )
+    for n, (month, check, severity, passed, published, details) in enumerate(GOLD_CHECKS):
+        conn.execute(
+            "insert into ops.check_results (pipeline_name, target, unit_key, check_name, severity, passed,"
+            " published, details, run_id, checked_at) values ('retail', 'gold.fact_sales_monthly', %s, %s, %s, %s,"
+            " %s, %s, %s, %s)",
+            (month, check, severity, passed, published, json.dumps(details), f"retail_run_{n:02d}",
+             now - dt.timedelta(minutes=50 - n)),
+        )  # fmt: skip
     return now
 
 

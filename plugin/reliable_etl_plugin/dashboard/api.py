@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from reliable_etl_plugin.dashboard.routes import checkpoints, dags, errors, health, metrics, page, timeline
+from reliable_etl_plugin.dashboard.routes import checkpoints, checks, dags, errors, health, metrics, page, timeline
 
-ROUTERS = (health.router, metrics.router, checkpoints.router, timeline.router, errors.router, dags.router, page.router)
+ROUTERS = (
+    health.router,
+    metrics.router,
+    checkpoints.router,
+    checks.router,
+    timeline.router,
+    errors.router,
+    dags.router,
+    page.router,
+)
 
 
 def create_app() -> FastAPI:

@@ -1,7 +1,7 @@
 """The health and metrics answers in Prometheus' text exposition format, for Grafana users.
 
 Written by ``prometheus_client`` from the same figures as ``/etl/health`` and ``/etl/metrics``
-(one scrape, one warehouse snapshot). Grades are numbers: 0 healthy, 1 degraded, 2 unhealthy.
+and ``/etl/checks`` (one scrape, one warehouse snapshot). Grades are numbers: 0 healthy, 1 degraded, 2 unhealthy.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from reliable_etl_plugin.dashboard.datamodels.checkpoints import SyncJob
+from reliable_etl_plugin.dashboard.datamodels.checks import ChecksResponse
 from reliable_etl_plugin.dashboard.datamodels.health import HealthResponse
 from reliable_etl_plugin.dashboard.datamodels.metrics import MetricsResponse
 from reliable_etl_plugin.grading import LEVELS
@@ -22,13 +23,16 @@ SYNC_STATES = ("NOT_STARTED", "PENDING", "RUNNING", "FAILED", "FINISHED", "PAUSE
 class _Snapshot:
     """A collector over figures already read (prometheus_client calls ``collect`` at generation)."""
 
-    def __init__(self, health: HealthResponse, metrics: MetricsResponse, sync_jobs: list[SyncJob]) -> None:
-        self.health, self.metrics, self.sync_jobs = health, metrics, sync_jobs
+    def __init__(
+        self, health: HealthResponse, metrics: MetricsResponse, sync_jobs: list[SyncJob], checks: ChecksResponse
+    ) -> None:
+        self.health, self.metrics, self.sync_jobs, self.checks = health, metrics, sync_jobs, checks
 
     def collect(self) -> Iterator[Metric]:
         yield from self._health()
         yield from self._pipelines()
         yield from self._sync()
+        yield from self._checks()
 
     def _health(self) -> Iterator[Metric]:
         overall = GaugeMetricFamily("etl_health_status", "Overall health: 0 healthy, 1 degraded, 2 unhealthy")
@@ -132,8 +136,30 @@ class _Snapshot:
         yield attention
         yield retry
 
+    def _checks(self) -> Iterator[Metric]:
+        labels = ["pipeline", "target", "check", "severity"]
+        passed = GaugeMetricFamily(
+            "etl_check_passed", "1 when the check's latest verdict passed (write-audit-publish)", labels=labels
+        )
+        published = GaugeMetricFamily(
+            "etl_check_unit_published", "1 when the unit of the latest verdict was published", labels=labels
+        )
+        checked = GaugeMetricFamily(
+            "etl_check_timestamp_seconds", "When the check's latest verdict was given", labels=labels
+        )
+        for check in self.checks.checks:
+            key = [check.pipeline, check.target, check.check_name, check.severity]
+            passed.add_metric(key, int(check.latest.passed))
+            published.add_metric(key, int(check.latest.published))
+            checked.add_metric(key, check.latest.checked_at.timestamp())
+        yield passed
+        yield published
+        yield checked
 
-def exposition(health: HealthResponse, metrics: MetricsResponse, sync_jobs: list[SyncJob]) -> bytes:
+
+def exposition(
+    health: HealthResponse, metrics: MetricsResponse, sync_jobs: list[SyncJob], checks: ChecksResponse
+) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(health, metrics, sync_jobs))
+    registry.register(_Snapshot(health, metrics, sync_jobs, checks))
     return generate_latest(registry)

@@ -143,3 +143,23 @@ add column if not exists logic_fingerprint text;
 alter table ops.processed_units drop constraint if exists processed_units_pipeline_name_unit_key_key;
 create unique index if not exists processed_units_pipeline_target_unit_key
 on ops.processed_units (pipeline_name, target, unit_key);
+
+-- Write-audit-publish: every check of every unit audited (gold units, nightly files), with its numbers.
+-- A unit failing an error-severity check was not published (published false); warnings were published
+-- and reported.
+create table if not exists ops.check_results (
+    id bigint generated always as identity primary key,
+    pipeline_name text not null,
+    target text not null,
+    unit_key text not null,
+    check_name text not null,
+    severity text not null check (severity in ('error', 'warning')),
+    passed boolean not null,
+    published boolean not null,
+    details json not null default '{}',  -- json, not jsonb: the numbers in the check's column order
+    run_id text,
+    checked_at timestamptz not null default now()
+);
+
+create index if not exists check_results_check_idx
+on ops.check_results (pipeline_name, target, check_name, checked_at desc);

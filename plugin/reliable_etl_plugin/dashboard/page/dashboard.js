@@ -274,6 +274,25 @@ function renderMonths(checkpoints) {
   replace("months-legend", statuses.map((s) => el("span", { class: "key" }, el("i", { class: `status-${s}` }), s)));
 }
 
+function verdict(v) {
+  if (v.passed) return "passed";
+  return v.published ? "warning" : "failed";
+}
+
+function renderChecks(data) {
+  const rows = data.checks.map((c) => {
+    const numbers = Object.entries(c.latest.details).map(([k, v]) => `${k}=${v}`).join(", ");
+    return el("tr", { "data-check": `${c.pipeline}|${c.target}|${c.check_name}`, "data-verdict": verdict(c.latest) },
+      el("td", { text: c.pipeline }), el("td", { text: c.target }), el("td", { text: c.check_name }),
+      el("td", { text: c.severity }),
+      el("td", {}, badge(verdict(c.latest)), el("div", { class: "muted small", text: when(c.latest.checked_at) })),
+      el("td", { text: c.latest.unit_key }), el("td", { class: "small", text: numbers || "-" }),
+      el("td", { class: "history" }, c.history.map((v) =>
+        el("span", { class: `tick status-${verdict(v)}`, title: `${v.unit_key} ${verdict(v)} at ${when(v.checked_at)}`, text: v.passed ? "✓" : "✗" }))));
+  });
+  replace("checks-body", rows.length ? rows : el("tr", {}, el("td", { colspan: 8, class: "muted", text: "no check has run yet" })));
+}
+
 function renderSync(checkpoints) {
   const rows = checkpoints.sync_jobs.map((j) =>
     el("tr", { "data-entity": `${j.service}:${j.entity}` },
@@ -363,6 +382,7 @@ const SECTIONS = {
   history: ["health/history", renderHistory],
   timeline: ["timeline", renderTimeline],
   checkpoints: ["checkpoints", (c) => { renderMonths(c); renderSync(c); renderFiles(c); }],
+  checks: ["checks", renderChecks],
   errors: ["errors", renderErrors],
   dags: ["dags", renderDags],
 };

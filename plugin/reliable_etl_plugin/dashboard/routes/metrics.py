@@ -1,4 +1,4 @@
-"""Per pipeline the last 10 runs and their averages; the same with the health for Prometheus."""
+"""Per pipeline the last 10 runs and their averages; the same with the health and checks for Prometheus."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from reliable_etl_plugin import grading
 from reliable_etl_plugin.dashboard import prometheus
 from reliable_etl_plugin.dashboard.datamodels.checkpoints import SyncJob
 from reliable_etl_plugin.dashboard.datamodels.metrics import Averages, MetricsResponse, PipelineMetrics, Run
+from reliable_etl_plugin.dashboard.routes.checks import build_checks
 from reliable_etl_plugin.dashboard.routes.health import build_health
 from reliable_etl_plugin.dashboard.security import READ
 from reliable_etl_plugin.dashboard.warehouse import Reader, ReaderDep
@@ -60,5 +61,5 @@ def get_metrics(reader: ReaderDep) -> MetricsResponse:
 )
 def get_prometheus(reader: ReaderDep) -> Response:
     sync_jobs = [SyncJob(**row) for row in reader.rows("select_sync_jobs")]
-    body = prometheus.exposition(build_health(reader), build_metrics(reader), sync_jobs)
+    body = prometheus.exposition(build_health(reader), build_metrics(reader), sync_jobs, build_checks(reader, 1))
     return Response(content=body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
