@@ -3,7 +3,8 @@
 - pg_crash: a private PostgreSQL (reliable_etl_dev.scratch.PrivateServer) is stopped with ``pg_ctl stop -m
   immediate`` after a seeded number of committed days, and stays down until the run gives up
   (exit 75). Then: every day the run reported committed is there, exactly; every other day is
-  absent or complete, never partial; the rerun converges to the clean run.
+  absent or complete, never partial; the rerun converges to the clean run and closes the run the
+  crash left open (no ledger row left running or in progress).
 - terminate: ``pg_terminate_backend`` on the connection of the day being written, at a seeded
   day: the run retries that day (a bounded number of times) and finishes by itself, exact.
 - lock: an ACCESS EXCLUSIVE lock on a target table, held past the lock timeout. Held less than
@@ -19,7 +20,7 @@ import time
 
 import psycopg
 
-from chaos.compare import diff, seconds_to_recover
+from chaos.compare import diff, seconds_to_recover, stale_ledger_rows
 from chaos.report import CaseResult, Trial
 from chaos.workspace import TEMPFAIL, now
 from reliable_etl_dev import scratch
@@ -46,7 +47,7 @@ def pg_crash(ctx) -> CaseResult:
         "pg_crash",
         "PostgreSQL crash (pg_ctl stop -m immediate)",
         "every day reported committed survives the crash exactly; the day in flight and every later one are"
-        " absent (or complete), never partial; the rerun converges to the clean run.",
+        " absent (or complete), never partial; the rerun converges to the clean run, no ledger row left open.",
         "from the crash to the first unit committed after it: the outage until the run gave up (exit 75),"
         " the restart, and the rerun's start.",
     )
@@ -114,8 +115,11 @@ def _after_crash(ws, workload, clean, clean_days, *, db, server_uri, gave_up, cr
     with ws.connect(db, server_uri) as conn:
         found = diff(clean, workload.snapshot(conn))
         recover = seconds_to_recover(conn, crashed_at)
+        stale = stale_ledger_rows(conn)
     if not found.equal:
         problems.append(found.describe())
+    if stale:
+        problems.append(f"{stale} ledger row(s) of the crashed run left in progress/running")
     return Trial("mid-run", not problems, lost + found.lost, found.extra, recover, params, "; ".join(problems))
 
 

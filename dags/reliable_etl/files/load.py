@@ -32,6 +32,7 @@ from reliable_etl.files import PIPELINE
 from reliable_etl.files.layouts import SOURCE_LINE, FileLayout, Relationships, load_relationships
 from reliable_etl.files.parser import ParsedFile, ParsedTable, Reject, parse_file
 from reliable_etl.ops import checks as audit
+from reliable_etl.ops import holders
 from reliable_etl.ops.logs import PipelineLogger, redact
 from reliable_etl.ops.runs import record_run
 from reliable_etl.ops.units import unit_of_work
@@ -573,4 +574,5 @@ def finish_run(run_id: str, results: list[FileResult], *, error: str | None = No
             error=error or "; ".join(f"{r.file}: {r.error}" for r in failed) or None,
             metadata={"files": [r.file for r in results], "outcome": status},
         )
+    holders.release(PIPELINE, run_id)
     return status

@@ -21,7 +21,9 @@ the runs whose data is gone are cleared, the never-created days get a run (logic
 the others), then ``reliable_etl_plugin.recovery.recover`` (the code of ``etl recover``) clears the failed day
 and re-queues the blocked ones: the scheduler runs every day in order. A paused DAG is reported,
 not unpaused and not repaired. Units a dead process left in progress are closed first
-(``reap_lost_units``) and listed.
+(``reap_lost_units``) and listed. On every pass, repair or not, runs whose holder is gone (a
+dead ``etl`` process, an Airflow run that ended with its ledger row open) are closed as failed,
+"process lost" (``reliable_etl.ops.holders``), and listed.
 
 Result per pipeline, the seed's shape: ``{status: healthy|unhealthy|unknown|error,
 last_data_date, days_behind, action: none|triggered_catch_up|catch_up_needed|paused|repair_failed,
@@ -75,6 +77,7 @@ class WatchdogReport:
     timestamp: dt.datetime
     pipelines: dict[str, PipelineHealth] = field(default_factory=dict)
     lost_units_closed: dict[str, list[str]] = field(default_factory=dict)
+    dead_runs_closed: list[str] = field(default_factory=list)  # "pipeline run_id" whose holder is gone
     warehouse_available: bool = True
 
     @property
@@ -91,6 +94,7 @@ class WatchdogReport:
             "status": self.status,
             "pipelines": {name: p.as_dict() for name, p in self.pipelines.items()},
             "lost_units_closed": self.lost_units_closed,
+            "dead_runs_closed": self.dead_runs_closed,
             "postgres_available": self.warehouse_available,
         }
 
@@ -396,6 +400,21 @@ def _airflow(api):
     return api, None
 
 
+def _close_what_died(report: WatchdogReport, *, repair: bool, run_id: str, log: PipelineLogger) -> None:
+    """Every pass: the runs whose holder is gone; with repair, the units a dead process left in progress."""
+    from reliable_etl.ops.holders import close_dead_runs
+    from reliable_etl.ops.units import reap_lost_units
+
+    try:
+        report.dead_runs_closed = close_dead_runs(None, found_by=run_id, log=log)
+        if repair:
+            report.lost_units_closed = {k: v for k, v in reap_lost_units(run_id=run_id, log=log).items() if v}
+    except Exception as exc:
+        if not service_down(exc):
+            raise
+        report.warehouse_available = False
+
+
 def watchdog(
     *,
     run_id: str | None = None,
@@ -414,15 +433,7 @@ def watchdog(
     now = now or dt.datetime.now(dt.UTC)
     report = WatchdogReport(timestamp=now)
     api, why = _airflow(airflow)
-    if repair:
-        try:
-            from reliable_etl.ops.units import reap_lost_units
-
-            report.lost_units_closed = {k: v for k, v in reap_lost_units(run_id=run_id or JOB, log=log).items() if v}
-        except Exception as exc:
-            if not service_down(exc):
-                raise
-            report.warehouse_available = False
+    _close_what_died(report, repair=repair, run_id=run_id or JOB, log=log)
     for name in pipelines or settings().watchdog_pipelines:
         dag_id = PIPELINES[name]
         health = PipelineHealth(dag_id)

@@ -41,8 +41,15 @@ def record_run(
 ) -> None:
     """Create or update the run's row; counts left as None keep their stored value.
 
-    A status other than ``running`` closes the run (ended_at, duration_ms).
+    A status other than ``running`` closes the run (ended_at, duration_ms). A running row gets
+    its holder (``reliable_etl.ops.holders``), held before it is written: a run is never open
+    without one. Whoever closes a run releases it after the commit (``holders.release``).
     """
+    from reliable_etl.ops import holders
+
+    metadata = dict(metadata or {})
+    if status == "running":
+        metadata["holder"] = holders.hold(pipeline, run_id)
     db.run_sql(
         conn,
         "ops/upsert_pipeline_run",
@@ -80,6 +87,7 @@ class RunLedger:
 
     def write(self, status: str, *, error: str | None = None, **counts: int | None) -> bool:
         """Write the row now; False (and one warning) if the ledger is unreachable."""
+        from reliable_etl.ops import holders
         from reliable_etl.retry import retrying
 
         def once() -> None:
@@ -98,7 +106,19 @@ class RunLedger:
                     redact(str(exc)).splitlines()[0],
                 )
             return False
+        if status != "running":
+            holders.release(self.pipeline, self.run_id)
         return True
+
+
+def _close_dead_runs(ledger: RunLedger) -> None:
+    """The pipeline's runs whose holder is gone, closed by this one (best effort: never stops it)."""
+    from reliable_etl.ops.holders import close_dead_runs
+
+    try:
+        close_dead_runs(ledger.pipeline, found_by=ledger.run_id, log=ledger.log)
+    except Exception as exc:  # the watchdog closes them otherwise
+        ledger.log.warning("could not look for dead runs of %s: %s", ledger.pipeline, redact(str(exc)).splitlines()[0])
 
 
 @contextmanager
@@ -127,7 +147,8 @@ def pipeline_run(
     from airflow.sdk.exceptions import AirflowRescheduleException, AirflowSkipException, TaskDeferred
 
     try:
-        ledger.write("running")
+        if ledger.write("running"):
+            _close_dead_runs(ledger)
         yield ledger
     except (TaskDeferred, AirflowRescheduleException):
         raise  # the task goes on later: the run stays "running"
