@@ -64,19 +64,25 @@ def cmd_retail_split(args: argparse.Namespace) -> int:
 def cmd_retail_run(args: argparse.Namespace) -> int:
     from reliable_etl.ops import init_schema
     from reliable_etl.retail.gold import gold_for_day
-    from reliable_etl.retail.load import load_day, stale_days
+    from reliable_etl.retail.load import load_day, restated_days, stale_days
 
     init_schema()
+    landing = Path(args.landing) if args.landing else None
     if args.stale:
         chosen = stale_days()
         print(f"{len(chosen)} day(s) loaded with other rules than the current ones", flush=True)
+    elif args.restated:
+        restated = restated_days(landing)
+        chosen = [r.day for r in restated]
+        print(f"{len(chosen)} day(s) delivered again with other bytes since they were loaded", flush=True)
+        for r in restated:
+            print(f"  {r}", flush=True)
     elif args.from_date is None or args.to_date is None:
-        raise BadInputError("give --from and --to (the days to run), or --stale")
+        raise BadInputError("give --from and --to (the days to run), --stale or --restated")
     elif args.to_date < args.from_date:
         raise BadInputError(f"--to {args.to_date} is before --from {args.from_date}")
     else:
         chosen = [args.from_date + dt.timedelta(days=n) for n in range((args.to_date - args.from_date).days + 1)]
-    landing = Path(args.landing) if args.landing else None
     days = len(chosen)
     started = time.monotonic()
     for n, day in enumerate(chosen):
@@ -453,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--stale",
         action="store_true",
         help="the days loaded with other validation rules than the current ones (etl health lists them)",
+    )
+    p.add_argument(
+        "--restated",
+        action="store_true",
+        help="the loaded days whose landing file was delivered again with other bytes (etl health lists them)",
     )
     p.add_argument("--landing", help="landing directory (default: ETL_RETAIL_LANDING_DIR)")
     p.add_argument("--reject-threshold", type=float, default=None, help="fail a day above this reject rate")

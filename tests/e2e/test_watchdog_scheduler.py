@@ -1,12 +1,14 @@
 """The watchdog repairs retail_daily through a real scheduler: gaps found in the warehouse, days re-run in order.
 
 Six days across the January/February month end. While day 4 (2011-01-31, a corrupt file) has
-failed and day 5 waits behind it, two more faults are made: day 2's data is deleted from the
-warehouse (its run succeeded), and day 3's run is deleted from Airflow with its data (a run the
-scheduler will never create again: catchup only moves forward). After the file is fixed, one
-watchdog pass with repair finds all three, clears day 2, creates day 3's run, clears day 4 and
-re-queues day 5 (the code of `etl recover`); the scheduler then processes 2, 3, 4, 5, 6 in
-that order, and the next pass reports retail healthy, with the commits in order.
+failed and day 5 waits behind it, three more faults are made: day 1's landing file is delivered
+again, corrected (restated input), day 2's data is deleted from the warehouse (its run
+succeeded), and day 3's run is deleted from Airflow with its data (a run the scheduler will
+never create again: catchup only moves forward). After the file is fixed, one watchdog pass with
+repair finds all four, clears days 1 and 2, creates day 3's run, clears day 4 and re-queues
+day 5 (the code of `etl recover`); the scheduler then processes 1, 2, 3, 4, 5, 6 in that
+order (January republished with day 1's correction), and the next pass reports retail healthy,
+with the commits in order.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = SAMPLE_CSV
 DAYS = [dt.date(2011, 1, 28) + dt.timedelta(days=n) for n in range(6)]
-DELETED, NEVER_CREATED, BAD = DAYS[1], DAYS[2], DAYS[3]
+RESTATED, DELETED, NEVER_CREATED, BAD = DAYS[0], DAYS[1], DAYS[2], DAYS[3]
 
 
 def _day(run) -> dt.date:
@@ -66,7 +68,7 @@ def test_watchdog_finds_the_gaps_and_the_scheduler_repairs_them_in_order(
         "ETL_RETAIL_END_DATE": DAYS[-1].isoformat(),
         "ETL_HOME": str(tmp_path / "etl-home"),
     }
-    for key in ("ETL_RETAIL_START_DATE", "ETL_RETAIL_END_DATE"):  # the watchdog reads the same settings
+    for key in ("ETL_RETAIL_START_DATE", "ETL_RETAIL_END_DATE", "ETL_RETAIL_LANDING_DIR"):  # the watchdog's too
         etl_env.setenv(key, env[key])
     settings.cache_clear()
 
@@ -92,6 +94,11 @@ def test_watchdog_finds_the_gaps_and_the_scheduler_repairs_them_in_order(
         af.api.request("DELETE", f"/dags/retail_daily/dagRuns/{runs[NEVER_CREATED].run_id}")
         _delete_day(conn, NEVER_CREATED)
         landing_path(landing, BAD).write_bytes(good)  # the corrected delivery
+        restated = landing_path(landing, RESTATED)  # and a correction of a day loaded long ago
+        restated.write_bytes(restated.read_bytes().replace(b",United Kingdom", b",EIRE", 1))
+        eire = "select coalesce(sum(amount), 0) from silver.fact_sales_daily where sales_date = %s and country = 'EIRE'"
+        eire_before = conn.execute(eire, (RESTATED,)).fetchone()[0]
+        january = "select net_amount from gold.fact_country_sales where month_key = '2011-01' and country = 'EIRE'"
 
         # a check without repair reports the plan and changes nothing
         plan = watchdog(airflow=af.api, pipelines=("retail",)).pipelines["retail_daily"]
@@ -109,9 +116,11 @@ def test_watchdog_finds_the_gaps_and_the_scheduler_repairs_them_in_order(
         assert details["failed_runs"] == [runs[BAD].run_id]
         assert details["blocked_runs"] == [runs[DAYS[4]].run_id]
         assert details["data_gone_runs"] == [runs[DELETED].run_id]
+        assert details["restated_runs"] == [runs[RESTATED].run_id]
+        assert [d.split()[0] for d in details["restated_days"]] == [RESTATED.isoformat()]
         assert details["never_created_days"] == [NEVER_CREATED.isoformat()]
-        assert details["repair_days_in_order"] == [d.isoformat() for d in (DELETED, NEVER_CREATED, BAD)]
-        assert details["repair"]["cleared"] == [runs[DELETED].run_id]
+        assert details["repair_days_in_order"] == [d.isoformat() for d in (RESTATED, DELETED, NEVER_CREATED, BAD)]
+        assert details["repair"]["cleared"] == [runs[RESTATED].run_id, runs[DELETED].run_id]
         assert details["repair"]["created"] == [f"watchdog__{NEVER_CREATED}T02:00:00+00:00"]
         assert details["repair"]["recovered"]["failed_run"] == runs[BAD].run_id
         assert details["repair"]["recovered"]["requeued"] == [runs[DAYS[4]].run_id]
@@ -121,7 +130,7 @@ def test_watchdog_finds_the_gaps_and_the_scheduler_repairs_them_in_order(
             return all(done.get(d) == "success" for d in DAYS)
 
         af.wait_until(every_day_done, timeout=300, poll=1, what="every day succeeded")
-        assert _commits_since(conn, repair_started) == [d.isoformat() for d in DAYS[1:]]
+        assert _commits_since(conn, repair_started) == [d.isoformat() for d in DAYS]
 
         final = watchdog(airflow=af.api, repair=True, pipelines=("retail", "files"))
         after = final.pipelines["retail_daily"]
@@ -130,4 +139,12 @@ def test_watchdog_finds_the_gaps_and_the_scheduler_repairs_them_in_order(
         assert (files["dag_paused"], files["last_run"], files["missing_runs"]) == (True, None, None)
         assert after.action == "none"
         assert after.last_data_date == DAYS[-1]
-        assert [c.split()[0] for c in after.details["recent_commits"][-5:]] == [d.isoformat() for d in DAYS[1:]]
+        assert [c.split()[0] for c in after.details["recent_commits"][-6:]] == [d.isoformat() for d in DAYS]
+        assert "restated_days" not in after.details
+        eire_after = conn.execute(eire, (RESTATED,)).fetchone()[0]
+        assert eire_after != eire_before  # the corrected line moved to EIRE ...
+        silver_january = conn.execute(
+            "select sum(amount) from silver.fact_sales_daily where country = 'EIRE'"
+            " and sales_date >= '2011-01-01' and sales_date < '2011-02-01'"
+        ).fetchone()[0]
+        assert conn.execute(january).fetchone()[0] == silver_january  # ... and January's gold was republished

@@ -204,6 +204,58 @@ def test_a_changed_validation_rule_marks_days_stale_and_run_stale_reloads_them_i
             cached.cache_clear()
 
 
+def test_a_restated_landing_file_is_reported_and_run_restated_reloads_it_and_its_month(
+    clean_retail: psycopg.Connection,
+    landing: Path,
+    etl_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A corrected file delivered for a day already loaded: etl health names it, --restated reloads it."""
+    import json
+
+    from reliable_etl.config import settings
+    from reliable_etl.maintenance.tasks import run_job
+    from reliable_etl.retail.landing import file_sha256, landing_path
+
+    etl_env.setenv("ETL_RETAIL_LANDING_DIR", str(landing))
+    etl_env.setenv("ETL_RETAIL_START_DATE", "2011-01-30")
+    etl_env.setenv("ETL_RETAIL_END_DATE", "2011-02-01")
+    settings.cache_clear()
+    assert etl(capsys, "retail", "run", "--from", "2011-01-30", "--to", "2011-02-01")[0] == 0
+    net = "select net_amount from gold.fact_sales_monthly where month_key = '2011-01'"
+    before = clean_retail.execute(net).fetchone()[0]
+    day = landing_path(landing, dt.date(2011, 1, 31))
+    loaded = file_sha256(day)
+    rows = day.read_text().splitlines(keepends=True)
+    fields = rows[1].split(",")
+    fields[3] = str(int(fields[3]) + 10)  # the corrected quantity of the day's first line
+    rows[1] = ",".join(fields)
+    day.write_text("".join(rows))
+
+    code, out, _ = etl(capsys, "health", "--no-airflow", "--pipeline", "retail")
+
+    assert code == 1  # unhealthy until it is reloaded
+    details = json.loads(out)["pipelines"]["retail_daily"]["details"]
+    assert details["restated_days"] == [f"2011-01-31 (loaded {loaded[:12]}, landing now {file_sha256(day)[:12]})"]
+    assert details["restated_count"] == 1
+    assert "etl retail run --restated" in details["restated_note"]
+    run_job("watchdog", run_id="wd_restated")  # the etl_health task: its alert names the restatement
+    message = clean_retail.execute(
+        "select last_message from ops.alert_state where alert_key = 'watchdog:retail_daily'"
+    ).fetchone()[0]
+    assert message.endswith(f"; 1 restated day(s): {details['restated_days'][0]}")
+
+    code, out, _ = etl(capsys, "retail", "run", "--restated")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "1 day(s) delivered again with other bytes since they were loaded"
+    assert lines[2].startswith("[1/1] 2011-01-31:")
+    assert "gold 2011-01 computed" in lines[2]  # its month republished
+    assert clean_retail.execute(net).fetchone()[0] > before
+    code, out, _ = etl(capsys, "health", "--no-airflow", "--pipeline", "retail")
+    assert "restated_days" not in json.loads(out)["pipelines"]["retail_daily"]["details"]
+
+
 def test_a_changed_gold_sql_file_republishes_its_months(
     clean_retail: psycopg.Connection,
     landing: Path,

@@ -113,6 +113,16 @@ def test_the_plan_tells_failed_blocked_deleted_and_never_created_days() -> None:
     assert plan["days"] == [day(1), day(2), day(4)]  # the repair, in day order
 
 
+def test_a_restated_day_is_run_again_in_order_with_the_days_whose_data_is_gone() -> None:
+    runs = [run(0, "success"), run(1, "success"), run(2, "success"), run(3, "success")]
+    dag = {"is_paused": False, "next_dagrun_data_interval_start": None}
+    plan = retail_plan(runs, dag, missing=[day(2)], restated=[day(3), day(1)])
+    assert plan["rerun_deleted"] == [run(2, "success")["dag_run_id"]]
+    assert plan["rerun_restated"] == [run(1, "success")["dag_run_id"], run(3, "success")["dag_run_id"]]
+    assert plan["rerun"] == [run(n, "success")["dag_run_id"] for n in (1, 2, 3)]  # cleared in day order
+    assert plan["days"] == [day(1), day(2), day(3)]
+
+
 def test_a_queued_day_behind_a_running_one_is_blocked() -> None:
     """apache/airflow#29524: a cleared day is queued while a later run holds the only slot."""
     runs = [run(0, "success"), run(1, "queued"), run(2, "running")]

@@ -79,6 +79,8 @@ def _alert_watchdog(report, run_id: str | None, log) -> None:
             f"{dag_id} {health.status}: last data {health.last_data_date or '-'}, "
             f"{health.days_behind if health.days_behind is not None else '?'} days behind, action {health.action}"
         )
+        if restated := health.details.get("restated_days"):
+            summary += f"; {health.details['restated_count']} restated day(s): {', '.join(restated)}"
         items = [{"name": dag_id, "status": health.status, "error": health.details.get("error")}]
         checks.append(alerts.Check(f"watchdog:{dag_id}", health.status in {"unhealthy", "error"}, summary, items))
     alerts.evaluate_all(checks, pipeline=DAGS["watchdog"], run_id=run_id, log=log)

@@ -43,7 +43,7 @@ from reliable_etl.config import settings
 from reliable_etl.maintenance import services
 from reliable_etl.maintenance.services import describe, service_down
 from reliable_etl.ops.logs import PipelineLogger
-from reliable_etl.retail.load import stale_days
+from reliable_etl.retail.load import restated_days, stale_days
 
 JOB = "watchdog"
 RETAIL, SYNC, FILES = "retail_daily", "engineering_sync", "files_nightly"
@@ -123,7 +123,10 @@ def run_day(run: dict) -> dt.date | None:
 # --- retail -------------------------------------------------------------------------------------
 
 
-def _retail_warehouse(health: PipelineHealth, now: dt.datetime) -> list[dt.date]:
+def _retail_warehouse(
+    health: PipelineHealth, now: dt.datetime, log: PipelineLogger
+) -> tuple[list[dt.date], list[dt.date]]:
+    """Retail's freshness in the warehouse; returns the missing days and the restated ones."""
     cfg = settings()
     last_due = last_due_day(now)
     if cfg.retail_end_date:
@@ -144,6 +147,20 @@ def _retail_warehouse(health: PipelineHealth, now: dt.datetime) -> list[dt.date]
         missing_count=len(missing),
         recent_commits=[f"{day} {at:%Y-%m-%d %H:%M:%S}" for day, at in commits],
     )
+    restated = restated_days()
+    if restated:  # repaired like lost data: the day's run again, its month republished
+        health.details.update(
+            restated_days=[str(r) for r in restated[:MAX_LISTED]],
+            restated_count=len(restated),
+            restated_note="delivered again with other bytes after they were loaded; repair re-runs them in order"
+            " and republishes their months (`etl retail run --restated` without Airflow)",
+        )
+        log.warning(
+            "watchdog: %d restated day(s) of retail: %s",
+            len(restated),
+            ", ".join(str(r) for r in restated[:MAX_LISTED]),
+            metadata={"restated": [r.day.isoformat() for r in restated]},
+        )
     stale = stale_days()
     if stale:  # reported, not repaired: reloading history is a person's decision
         health.details.update(
@@ -152,11 +169,13 @@ def _retail_warehouse(health: PipelineHealth, now: dt.datetime) -> list[dt.date]
             stale_note="loaded with other validation rules than the current ones;"
             " `etl retail run --stale` loads them again, in order, and republishes their months",
         )
-    return list(missing)
+    return list(missing), [r.day for r in restated]
 
 
-def retail_plan(runs: list[dict], dag: dict, missing: list[dt.date]) -> dict[str, list]:
-    """What repair would do, from Airflow's runs and the days missing in the warehouse."""
+def retail_plan(
+    runs: list[dict], dag: dict, missing: list[dt.date], restated: list[dt.date] | tuple = ()
+) -> dict[str, list]:
+    """What repair would do, from Airflow's runs, the days missing in the warehouse and the restated ones."""
     by_day: dict[dt.date, dict] = {}
     for run in runs:  # oldest first; an active run, else the latest, speaks for its day
         day = run_day(run)
@@ -164,16 +183,25 @@ def retail_plan(runs: list[dict], dag: dict, missing: list[dt.date]) -> dict[str
             by_day[day] = run
     failed = sorted(day for day, run in by_day.items() if run["state"] == "failed")
     next_day = run_day({"data_interval_start": dag.get("next_dagrun_data_interval_start")})
-    plan: dict[str, list] = {"failed": [], "rerun_deleted": [], "create": [], "in_progress": [], "scheduler": []}
+    plan: dict[str, list] = {
+        "failed": [],
+        "rerun_deleted": [],
+        "rerun_restated": [],
+        "rerun": [],  # both, in day order
+        "create": [],
+        "in_progress": [],
+        "scheduler": [],
+    }
     for day in failed:
         plan["failed"].append(by_day[day]["dag_run_id"])
-    for day in missing:
+    for day in sorted({*missing, *restated}):
         run = by_day.get(day)
         if run is None:
             # catchup only moves forward: a day before the next scheduled run is never created
             plan["create" if next_day is None or day < next_day else "scheduler"].append(day)
         elif run["state"] == "success":
-            plan["rerun_deleted"].append(run["dag_run_id"])
+            plan["rerun_deleted" if day in missing else "rerun_restated"].append(run["dag_run_id"])
+            plan["rerun"].append(run["dag_run_id"])
         elif run["state"] in ACTIVE:
             plan["in_progress"].append(run["dag_run_id"])
     # blocked: active runs after the earliest failed day (depends_on_past holds them), and
@@ -185,10 +213,8 @@ def retail_plan(runs: list[dict], dag: dict, missing: list[dt.date]) -> dict[str
         for day, run in sorted(by_day.items())
         if earliest and day > earliest and (run["state"] == "running" or (failed and run["state"] in ACTIVE))
     ]
-    plan["days"] = sorted(
-        {day for day, run in by_day.items() if run["dag_run_id"] in plan["failed"] + plan["rerun_deleted"]}
-        | set(plan["create"])
-    )
+    rerun = plan["failed"] + plan["rerun"]
+    plan["days"] = sorted({day for day, run in by_day.items() if run["dag_run_id"] in rerun} | set(plan["create"]))
     return plan
 
 
@@ -217,10 +243,11 @@ def _repair_retail(api, plan: dict, log: PipelineLogger) -> dict:
 
     latest = not settings().recover_keep_version
     done: dict[str, Any] = {"cleared": [], "created": []}
-    for run_id in plan["rerun_deleted"]:  # oldest first: the scheduler starts them by run_after
+    for run_id in plan["rerun"]:  # oldest first: the scheduler starts them by run_after
         api.clear_run(RETAIL, run_id, only_failed=False, latest_version=latest)
         done["cleared"].append(run_id)
-        log.info("watchdog: %s: data gone, run %s cleared to run again", RETAIL, run_id)
+        why = "input restated" if run_id in plan["rerun_restated"] else "data gone"
+        log.info("watchdog: %s: %s, run %s cleared to run again", RETAIL, why, run_id)
     for day in plan["create"]:
         done["created"].append(_create_run(api, day))
         log.info("watchdog: %s: created run %s for day %s", RETAIL, done["created"][-1], day)
@@ -241,8 +268,8 @@ def _repair_retail(api, plan: dict, log: PipelineLogger) -> dict:
 
 
 def check_retail(health: PipelineHealth, api, *, repair: bool, now: dt.datetime, log: PipelineLogger) -> None:
-    missing = _retail_warehouse(health, now)
-    problems = bool(missing) or bool(health.days_behind) or bool(health.details.get("stale_count"))
+    missing, restated = _retail_warehouse(health, now, log)
+    problems = bool(missing or restated) or bool(health.days_behind) or bool(health.details.get("stale_count"))
     if api is None:
         health.status = "unhealthy" if problems else "healthy"
         return
@@ -251,17 +278,18 @@ def check_retail(health: PipelineHealth, api, *, repair: bool, now: dt.datetime,
         health.details["airflow"] = f"{RETAIL} is not in Airflow (not parsed, or deleted)"
         health.status = "unhealthy" if problems else "healthy"
         return
-    plan = retail_plan(api.dag_runs(RETAIL), dag, missing)
+    plan = retail_plan(api.dag_runs(RETAIL), dag, missing, restated)
     health.details.update(
         paused=bool(dag["is_paused"]),
         failed_runs=plan["failed"],
         blocked_runs=plan["blocked"],
         data_gone_runs=plan["rerun_deleted"],
+        restated_runs=plan["rerun_restated"],
         never_created_days=_listed(plan["create"]),
         in_progress_runs=plan["in_progress"],
         scheduler_catch_up_days=len(plan["scheduler"]),
     )
-    needs_repair = bool(plan["failed"] or plan["rerun_deleted"] or plan["create"])
+    needs_repair = bool(plan["failed"] or plan["rerun"] or plan["create"])
     health.status = "unhealthy" if problems or needs_repair or plan["blocked"] else "healthy"
     if needs_repair:
         health.details["repair_days_in_order"] = [d.isoformat() for d in plan["days"]]

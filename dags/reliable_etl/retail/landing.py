@@ -31,6 +31,11 @@ class LandingFile:
     size_bytes: int
 
 
+def file_sha256(path: Path) -> str:
+    with Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def inspect_file(path: Path) -> LandingFile:
     """Check a landing file is there, not empty and has the UCI header; hash it."""
     path = Path(path)

@@ -131,7 +131,8 @@ function renderMaintenance(health) {
   } else {
     const parts = Object.entries(dog.pipelines).map(([name, p]) =>
       el("span", { class: "watchdog-item", "data-pipeline": name }, `${name} `, badge(p.status),
-        p.days_behind ? ` ${p.days_behind} day(s) behind` : "", p.action && p.action !== "none" ? ` (${p.action})` : ""),
+        p.days_behind ? ` ${p.days_behind} day(s) behind` : "", p.action && p.action !== "none" ? ` (${p.action})` : "",
+        p.details && p.details.restated_count ? el("span", { class: "restated", text: ` ${p.details.restated_count} restated: ${p.details.restated_days.join(", ")}` }) : ""),
     );
     summary.replaceChildren(el("strong", { text: "watchdog " }), badge(dog.status), ` at ${when(dog.finished_at)}: `, ...parts);
   }
