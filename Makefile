@@ -66,6 +66,7 @@ bench: setup browser  ## speed ratios against baselines in the same run; see doc
 	$(BIN)/python bench/bench_dashboard.py
 	$(BIN)/python bench/bench_scaleout.py
 	$(BIN)/python bench/bench_bundle.py
+	$(BIN)/python bench/bench_gold_trust.py
 
 chaos: setup  ## the fault-injection suite, full trial counts (~15 min); its figures into docs/RELIABILITY.md
 	$(BIN)/python -m chaos --doc docs/RELIABILITY.md $(CHAOS_ARGS)

@@ -16,5 +16,5 @@ releases: `API` grows when one is added, and the bundle checks it on import.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 API = 1  # the interface the bundle uses: masking, grading, recovery, deadlines

@@ -49,15 +49,15 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_the_wheels_hold_the_shipped_code_and_its_files_and_nothing_of_the_bench(wheels: dict[str, Path]) -> None:
     bundle, plugin = _names(wheels["reliable-etl"]), _names(wheels["reliable-etl-plugin"])
     assert [n for n in bundle + plugin if BENCH.search(n)] == []
-    assert {n.split("/")[0] for n in bundle} == {"reliable_etl", "reliable_etl-0.2.0.dist-info"}
-    assert {n.split("/")[0] for n in plugin} == {"reliable_etl_plugin", "reliable_etl_plugin-0.2.0.dist-info"}
+    assert {n.split("/")[0] for n in bundle} == {"reliable_etl", "reliable_etl-0.3.0.dist-info"}
+    assert {n.split("/")[0] for n in plugin} == {"reliable_etl_plugin", "reliable_etl_plugin-0.3.0.dist-info"}
     # every file the code reads beside itself travels with it
     assert _files(ROOT / "dags" / "reliable_etl", {".sql", ".graphql", ".json"}) <= set(bundle)
     assert {"reliable_etl/pools.json", "reliable_etl/files/relationships.json"} <= set(bundle)
     assert _files(ROOT / "plugin" / "reliable_etl_plugin", {".sql", ".html", ".js", ".css"}) <= set(plugin)
     entry_points = (
         zipfile.ZipFile(wheels["reliable-etl-plugin"])
-        .read("reliable_etl_plugin-0.2.0.dist-info/entry_points.txt")
+        .read("reliable_etl_plugin-0.3.0.dist-info/entry_points.txt")
         .decode()
     )
     assert "[airflow.plugins]\nreliable_etl = reliable_etl_plugin.plugin:ReliableEtlPlugin" in entry_points
@@ -66,7 +66,7 @@ def test_the_wheels_hold_the_shipped_code_and_its_files_and_nothing_of_the_bench
 
 def test_the_wheels_require_the_runtime_only(wheels: dict[str, Path]) -> None:
     metadata = email.parser.Parser().parsestr(
-        zipfile.ZipFile(wheels["reliable-etl"]).read("reliable_etl-0.2.0.dist-info/METADATA").decode()
+        zipfile.ZipFile(wheels["reliable-etl"]).read("reliable_etl-0.3.0.dist-info/METADATA").decode()
     )
     required = _requirement_names(metadata.get_all("Requires-Dist"))
     runtime = _requirement_names((ROOT / "requirements.txt").read_text().splitlines())

@@ -1,8 +1,9 @@
--- Audit before publishing: gold's net amount for the month equals silver's (every accepted line once).
+-- Audit before publishing: gold's net amount for the month equals silver's, as each day's load
+-- recorded it with its rows (silver.day_fingerprint): every accepted line counted once.
 with silver_month as (
-    select coalesce(sum(s.amount), 0)::numeric(18, 3) as net_amount
-    from silver.fact_sales_daily as s
-    where s.sales_date >= %(month_start)s and s.sales_date < %(month_end)s
+    select coalesce(sum(f.net_amount), 0)::numeric(18, 3) as net_amount
+    from silver.day_fingerprint as f
+    where f.sales_date >= %(month_start)s and f.sales_date < %(month_end)s
 ),
 
 gold_month as (
