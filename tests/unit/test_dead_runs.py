@@ -198,3 +198,24 @@ def test_a_run_of_an_airflow_dag_run_is_left_to_those_who_can_ask_airflow(ledger
     )
     next_run("r_next")
     assert run_row(ledger, "r_af")[0] == "running"
+
+
+def test_a_forked_child_leaves_its_parents_run_lock_alone(ledger) -> None:
+    from reliable_etl.ops import holders
+
+    holders.hold(PIPELINE, "r_parent")
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: a run of its own on a session of its own; the parent's is not its to end
+            try:
+                holders.hold(PIPELINE, "r_child")
+                holders.release(PIPELINE, "r_parent")
+            finally:
+                os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        with ledger.transaction():  # the parent's lock is still held by its session
+            assert not ledger.execute(
+                "select pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (run_lock(PIPELINE, "r_parent"),)
+            ).fetchone()[0]
+    finally:
+        holders.release(PIPELINE, "r_parent")

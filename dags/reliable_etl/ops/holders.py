@@ -23,6 +23,7 @@ left as it is.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 
@@ -94,8 +95,16 @@ class _Session:
                 self.conn.close()
         self.conn = None
 
+    def abandon(self) -> None:
+        """In a forked child: the parent's session is the parent's (closing it would end it for both)."""
+        if self.conn is not None:
+            _inherited.append(self.conn)  # never collected here: its finalizer would terminate the session
+        self.conn, self.keys, self.mutex = None, set(), threading.Lock()
+
 
 _session = _Session()
+_inherited: list[psycopg.Connection] = []
+os.register_at_fork(after_in_child=_session.abandon)
 
 
 def hold(pipeline: str, run_id: str) -> dict:
