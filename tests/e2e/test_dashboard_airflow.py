@@ -50,6 +50,7 @@ GET_ROUTES = (
     "/etl/metrics",
     "/etl/metrics/prometheus",
     "/etl/checkpoints",
+    "/etl/checks",
     "/etl/timeline",
     "/etl/errors",
     "/etl/dags",
@@ -189,7 +190,10 @@ def test_a_viewer_reads_everything_but_may_not_trigger_or_recover(dash: Dashboar
 def test_the_plugin_is_registered_with_its_page_and_app(dash: Dashboard) -> None:
     plugins = dash.af.api.request("GET", "/plugins")["plugins"]
     ours = next(p for p in plugins if p["name"] == "reliable_etl")
-    assert re.match(r"reliable.etl.plugin==0\.2\.0: ", ours["source"]), ours["source"]  # the package's entry point
+    import reliable_etl_plugin
+
+    version = re.escape(reliable_etl_plugin.__version__)
+    assert re.match(rf"reliable.etl.plugin=={version}: ", ours["source"]), ours["source"]  # the package's entry point
 
     assert [a["url_prefix"] for a in ours["fastapi_apps"]] == ["/etl"]
     view = ours["external_views"][0]
@@ -412,6 +416,21 @@ def test_the_page_shows_the_grid_timeline_chart_and_errors_and_recovers(dash: Da
             " td[data-month='2011-01']\"); return [c.dataset.status, c.dataset.rows, c.textContent]; })()"
         )
         assert cell == [january[1], str(january[0]), f"{january[0]:,}"]
+        # the checks: one row per check of each target, its latest verdict as /etl/checks says
+        shown = page.evaluate(
+            "[...document.querySelectorAll('#checks-body tr[data-check]')]"
+            ".map(r => [r.dataset.check, r.dataset.verdict])"
+        )
+        answer = dash.get("/etl/checks").json()["checks"]
+        verdict = {(True, True): "passed", (False, True): "warning", (False, False): "failed"}
+        assert shown == [
+            [
+                f"{c['pipeline']}|{c['target']}|{c['check_name']}",
+                verdict[c["latest"]["passed"], c["latest"]["published"]],
+            ]
+            for c in answer
+        ]
+        assert len(shown) >= 4  # the sample's months audited by retail's four checks
         # the timeline: the gap and the failure marked, the days not yet done behind
         segments = page.evaluate(
             "[...document.querySelectorAll('#timeline-svg rect.seg')].map(r => [r.dataset.status, r.dataset.first,"
