@@ -1,7 +1,7 @@
 -- Audit before publishing: gold's lines for the month equal silver's, as each day's load recorded
 -- them (silver.day_fingerprint), and its invoices the distinct invoices of silver's month.
 with silver_lines as (
-    select coalesce(sum(f.row_count), 0) as lines
+    select coalesce(sum(f.row_count), 0)::bigint as lines
     from silver.day_fingerprint as f
     where f.sales_date >= %(month_start)s and f.sales_date < %(month_end)s
 ),
