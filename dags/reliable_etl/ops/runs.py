@@ -112,11 +112,15 @@ class RunLedger:
 
 
 def _close_dead_runs(ledger: RunLedger) -> None:
-    """The pipeline's runs whose holder is gone, closed by this one (best effort: never stops it)."""
+    """The pipeline's runs whose holder is gone, closed by this one (retried as any bookkeeping, never
+    stopping the run)."""
     from reliable_etl.ops.holders import close_dead_runs
+    from reliable_etl.retry import retrying
 
     try:
-        close_dead_runs(ledger.pipeline, found_by=ledger.run_id, log=ledger.log)
+        retrying(log=ledger.log, what=f"dead runs of {ledger.pipeline}", attempts=3)(
+            close_dead_runs, ledger.pipeline, found_by=ledger.run_id, log=ledger.log
+        )
     except Exception as exc:  # the watchdog closes them otherwise
         ledger.log.warning("could not look for dead runs of %s: %s", ledger.pipeline, redact(str(exc)).splitlines()[0])
 
