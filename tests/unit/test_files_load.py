@@ -178,18 +178,26 @@ def test_a_missing_file_is_named(files_env):
     assert find_files(relationships, files_env["drop"]) == ({}, ["students.txt"])
 
 
-@pytest.mark.parametrize("point", ["files.staged", "files.swapped", "files.recorded"])
-def test_a_crash_mid_load_leaves_the_previous_data(files_env, conn, loaded_night, point):
+@pytest.mark.parametrize("point", ["files.staged", "files.swapped", "files.recorded", "files.committed"])
+def test_a_crash_mid_load_leaves_the_previous_data_and_the_next_run_closes_it(files_env, conn, loaded_night, point):
     students_file(files_env["drop"] / "students.txt", CLASS[:2])
     env = {**os.environ, "ETL_FAILPOINTS": point}
     cmd = [sys.executable, "-m", "reliable_etl.cli", "files", "load", "--no-notify"]
     crashed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
-    assert checksum(conn, "files", "students") == loaded_night
+    committed = point == "files.committed"  # killed between units: the file loaded, not yet archived
+    assert (checksum(conn, "files", "students") == loaded_night) is not committed
     assert (files_env["drop"] / "students.txt").exists()
+    assert conn.execute("select count(*) from ops.pipeline_runs where status = 'running'").fetchone()[0] == 1
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert conn.execute("select count(*) from files.students").fetchone()[0] == 2
+    runs = conn.execute(
+        "select status, left(error, 13) from ops.pipeline_runs where run_id <> 'night1' order by started_at"
+    ).fetchall()
+    assert runs == [("failed", "process lost:"), ("success", None)]  # the killed run closed by the next one
+    stale = "select count(*) from ops.pipeline_checkpoint where status = 'in_progress'"
+    assert conn.execute(stale).fetchone()[0] == 0
 
 
 def test_the_real_cdnow_file_loads_value_for_value(tmp_path, files_env, conn, etl_env):

@@ -34,7 +34,7 @@ from reliable_etl.files.parser import ParsedFile, ParsedTable, Reject, parse_fil
 from reliable_etl.ops import checks as audit
 from reliable_etl.ops import holders
 from reliable_etl.ops.logs import PipelineLogger, redact
-from reliable_etl.ops.runs import record_run
+from reliable_etl.ops.runs import close_dead_runs_of, record_run
 from reliable_etl.ops.units import unit_of_work
 from reliable_etl.retry import call_with_retry
 
@@ -552,9 +552,10 @@ def results_for_run(run_id: str) -> list[FileResult]:
 
 
 def start_run(run_id: str) -> None:
-    """Open the run's row in ops.pipeline_runs (its duration counts from here)."""
+    """Open the run's row in ops.pipeline_runs (its duration counts from here); close the dead ones."""
     with db.transaction(application_name="etl files") as conn:
         record_run(conn, PIPELINE, run_id, status="running")
+    close_dead_runs_of(PIPELINE, run_id, PipelineLogger(PIPELINE, run_id, stage="run"))
 
 
 def finish_run(run_id: str, results: list[FileResult], *, error: str | None = None) -> str:

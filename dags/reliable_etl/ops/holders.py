@@ -11,9 +11,10 @@ died. So each row names its holder, and the holder's liveness is asked of whoeve
 - ``process``: anything else (the ``etl`` CLI, a script, a test). The process holds one
   session advisory lock per open run, on one connection of its own, from before the row is
   written until the run is closed; the server drops the lock when the process dies or its
-  connection is cut. A lock anyone can take, and (on the same host) a pid that is gone, is a
-  holder that is gone. The host check covers a live process whose connection a server
-  restart cut: it takes its locks again at its next write.
+  connection is cut. A lock anyone can take is a holder that is gone; on the holder's own host
+  the process table decides instead (a pid that is gone, not reused): it covers a live process
+  whose connection a server restart cut (it takes its locks again at its next write) and a dead
+  one whose session the server has not noticed yet.
 
 ``close_dead_runs`` closes the rows whose holder is gone as ``failed``, "process lost", with
 the stages they left in progress. A row without a holder (written before holders existed) is
@@ -124,8 +125,10 @@ def release(pipeline: str, run_id: str) -> None:
 
 
 def _process_gone(holder: dict, probe: psycopg.Connection, pipeline: str, run_id: str) -> bool:
-    if holder.get("host") == socket.gethostname() and _pid_alive(holder):
-        return False  # alive here: a cut connection, it takes its lock again at its next write
+    if holder.get("host") == socket.gethostname():
+        # here the process table is the truth: alive with a cut connection takes its lock again at its
+        # next write; dead is dead even while the server has not yet noticed its session is gone
+        return not _pid_alive(holder)
     with probe.transaction():
         return db.try_xact_lock(probe, run_lock(pipeline, run_id))
 

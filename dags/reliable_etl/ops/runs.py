@@ -111,18 +111,18 @@ class RunLedger:
         return True
 
 
-def _close_dead_runs(ledger: RunLedger) -> None:
-    """The pipeline's runs whose holder is gone, closed by this one (retried as any bookkeeping, never
-    stopping the run)."""
+def close_dead_runs_of(pipeline: str, run_id: str, log: PipelineLogger) -> None:
+    """As a run opens: the pipeline's runs whose holder is gone, closed by it (retried as any
+    bookkeeping, never stopping the run). ``pipeline_run`` does it; a run opened otherwise calls it."""
     from reliable_etl.ops.holders import close_dead_runs
     from reliable_etl.retry import retrying
 
     try:
-        retrying(log=ledger.log, what=f"dead runs of {ledger.pipeline}", attempts=3)(
-            close_dead_runs, ledger.pipeline, found_by=ledger.run_id, log=ledger.log
+        retrying(log=log, what=f"dead runs of {pipeline}", attempts=3)(
+            close_dead_runs, pipeline, found_by=run_id, log=log
         )
     except Exception as exc:  # the watchdog closes them otherwise
-        ledger.log.warning("could not look for dead runs of %s: %s", ledger.pipeline, redact(str(exc)).splitlines()[0])
+        log.warning("could not look for dead runs of %s: %s", pipeline, redact(str(exc)).splitlines()[0])
 
 
 @contextmanager
@@ -152,7 +152,7 @@ def pipeline_run(
 
     try:
         if ledger.write("running"):
-            _close_dead_runs(ledger)
+            close_dead_runs_of(pipeline, run_id, ledger.log)
         yield ledger
     except (TaskDeferred, AirflowRescheduleException):
         raise  # the task goes on later: the run stays "running"
