@@ -42,6 +42,16 @@ def run_lock(pipeline: str, run_id: str) -> str:
     return f"run:{pipeline}:{run_id}"
 
 
+def _host() -> str:
+    """This process table's name: the hostname and, on Linux, the PID namespace (two containers may
+    share a hostname, as with host networking, but never a PID namespace and its pids)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()} {namespace}"
+
+
 def _under_airflow() -> bool:
     """True inside a task run by Airflow's supervisor (which answers the Task SDK's questions)."""
     try:
@@ -116,7 +126,7 @@ def hold(pipeline: str, run_id: str) -> dict:
     key = run_lock(pipeline, run_id)
     _session.hold(key)
     process = psutil.Process()
-    return {"kind": "process", "host": socket.gethostname(), "pid": process.pid, "started": process.create_time()}
+    return {"kind": "process", "host": _host(), "pid": process.pid, "started": process.create_time()}
 
 
 def release(pipeline: str, run_id: str) -> None:
@@ -125,7 +135,7 @@ def release(pipeline: str, run_id: str) -> None:
 
 
 def _process_gone(holder: dict, probe: psycopg.Connection, pipeline: str, run_id: str) -> bool:
-    if holder.get("host") == socket.gethostname():
+    if holder.get("host") == _host():
         # here the process table is the truth: alive with a cut connection takes its lock again at its
         # next write; dead is dead even while the server has not yet noticed its session is gone
         return not _pid_alive(holder)
