@@ -70,13 +70,14 @@ class _Session:
         self.mutex = threading.Lock()
 
     def hold(self, key: str) -> None:
-        """Lock ``key`` (once), on a live connection: after a cut one, every held key again."""
+        """Lock ``key`` (once), on a live connection; a cut one raises (the caller's retry policy logs
+        and retries it, as any outage) and the next call opens a new session holding every key again."""
         with self.mutex:
             try:
                 self._lock(key)
-            except psycopg.OperationalError:  # cut (a server restart, say): a new session, every lock again
+            except psycopg.OperationalError:  # cut (a server restart, say)
                 self._drop()
-                self._lock(key)
+                raise
             self.keys.add(key)
 
     def release(self, key: str) -> None:
