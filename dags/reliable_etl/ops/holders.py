@@ -184,8 +184,9 @@ def close_dead_runs(pipeline: str | None, *, found_by: str, log: PipelineLogger)
                     continue
                 error = f"process lost: {who} with the run still open (found by run {found_by})"
                 params = {"pipeline_name": name, "run_id": run_id, "error": error}
+                lost = {**params, "run_ids": [run_id], "run_id": found_by, "checkpoint_key": None}
                 with conn.transaction():
-                    if not db.run_sql(conn, "ops/fail_dead_run", params).fetchone():
+                    if not db.run_sql(conn, "ops/fail_lost_runs", lost).fetchone():
                         continue  # closed meanwhile by its own process
                     stages = db.run_sql(conn, "ops/fail_run_checkpoints", params).fetchall()
                 closed.append(f"{name} {run_id}")
